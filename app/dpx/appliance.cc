@@ -1,0 +1,287 @@
+#include "appliance.h"
+
+#include <csignal>
+#include <cstring>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/log.h"
+#include "net/arp.h"
+#include "net/ethernet.h"
+#include "net/ipv4_addr.h"
+
+namespace dpx::app {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+volatile std::sig_atomic_t g_signal = 0;
+
+void OnSignal(int sig) {
+  g_signal = sig;
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+constexpr uint64_t kHousekeepingNs = 100 * kNsPerMs;
+constexpr uint64_t kLinkCheckNs = kNsPerSec;
+
+std::string NonZeroCounters(const CounterSet& set, const char* sep, bool aligned) {
+  std::vector<std::string> parts;
+  const std::vector<int64_t> snap = set.Snapshot();
+  for (size_t i = 0; i < snap.size(); ++i) {
+    if (snap[i] == 0) continue;
+    const std::string name = MibNstatName(static_cast<Mib>(i));
+    parts.push_back(aligned ? absl::StrFormat("  %-32s %d", name, snap[i])
+                            : absl::StrFormat("%s=%d", name, snap[i]));
+  }
+  return absl::StrJoin(parts, sep);
+}
+
+}  // namespace
+
+Appliance::Appliance(Profile profile, RunOptions opts)
+    : profile_(std::move(profile)), opts_(opts) {}
+
+Appliance::~Appliance() {
+  // Stacks and queues before the ports, ports before their pools, all
+  // before EAL goes.
+  cores_.clear();
+  for (auto& p : ports_) p->Close();
+  ports_.clear();
+  for (rte_mempool* mp : pools_) rte_mempool_free(mp);
+  pools_.clear();
+  if (eal_up_) rte_eal_cleanup();
+}
+
+void Appliance::InstallSignalHandlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+absl::Status Appliance::Start(const std::string& argv0) {
+  // ---- EAL ----
+  std::vector<std::string> args = EalArgv(profile_, argv0);
+  DPX_LOG_INFO("profile %s (%s): EAL args: %s", profile_.name, profile_.source,
+               absl::StrJoin(args.begin() + 1, args.end(), " "));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+    return absl::InternalError(absl::StrFormat("rte_eal_init: %s (EAL args: %s)",
+                                               rte_strerror(rte_errno),
+                                               absl::StrJoin(args, " ")));
+  }
+  eal_up_ = true;
+  const unsigned cores = profile_.cores();
+  if (rte_lcore_count() != cores || rte_get_main_lcore() != profile_.eal.lcore_list[0]) {
+    return absl::InternalError(absl::StrFormat(
+        "EAL runs %d lcores with main lcore %d; the profile asked for %s", rte_lcore_count(),
+        rte_get_main_lcore(), profile_.eal.lcores));
+  }
+  DPX_LOG_INFO("EAL up: %d lcore(s) [%s], main lcore %d, %d ethdev(s), TSC %d Hz", cores,
+               profile_.eal.lcores, rte_get_main_lcore(), rte_eth_dev_count_avail(),
+               rte_get_tsc_hz());
+  counters_ = std::make_unique<CounterSet>(cores);
+
+  // ---- pools and ports ----
+  for (size_t i = 0; i < profile_.ports.size(); ++i) {
+    const PortProfile& pp = profile_.ports[i];
+    int socket = SOCKET_ID_ANY;
+    uint16_t pid;
+    if (rte_eth_dev_get_port_by_name(pp.EthdevName().c_str(), &pid) == 0) {
+      socket = rte_eth_dev_socket_id(pid);
+    }
+    auto pool = EthPort::CreatePool(absl::StrFormat("dpx_mbuf_%d", i), pp.mbufs, pp.mtu,
+                                    socket);
+    if (!pool.ok()) return pool.status();
+    pools_.push_back(*pool);
+    auto port = EthPort::Open(PortSettings::FromProfile(profile_, pp, *pool));
+    if (!port.ok()) return port.status();
+    DPX_LOG_INFO("%s", (*port)->Describe());
+    if (auto st = (*port)->Start(); !st.ok()) return st;
+    const LinkInfo link = (*port)->WaitForLink(opts_.link_wait_ms);
+    if (link.up) {
+      DPX_LOG_INFO("%s: %s", pp.name, link.text);
+    } else {
+      DPX_LOG_WARN("%s: link still down after %d ms (%s); continuing", pp.name,
+                   opts_.link_wait_ms, link.text);
+    }
+    ports_.push_back(std::move(*port));
+    last_link_.push_back(link.up);
+  }
+
+  // ---- reactors and stacks, one per lcore ----
+  for (unsigned c = 0; c < cores; ++c) {
+    auto core = std::make_unique<Core>();
+    core->index = c;
+    core->lcore = profile_.eal.lcore_list[c];
+    core->app = this;
+    core->reactor = std::make_unique<Reactor>(core->lcore, &clock_, &counters_->core(c));
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      const PortProfile& pp = profile_.ports[i];
+      core->queues.push_back(ports_[i]->MakeQueue(c, pp.queues_per_core));
+      IpStackConfig cfg;
+      cfg.ip = Ipv4FromHost(pp.ip);
+      cfg.prefix_len = pp.prefix_len;
+      cfg.gateway = Ipv4FromHost(pp.gateway);
+      // Each port's ARP table needs its own timer slot on the core's wheel.
+      cfg.arp.timer_kind = static_cast<uint16_t>(cfg.arp.timer_kind - i);
+      core->stacks.push_back(
+          std::make_unique<IpStack>(*core->reactor, *core->queues.back(), pools_[i], cfg));
+      core->stacks.back()->AttachToReactor();
+      DPX_LOG_INFO("lcore %d: %s rx queues %d..%d tx queue %d, ip %s/%d gateway %s, mac %s",
+                   core->lcore, pp.name, core->queues.back()->first_queue(),
+                   core->queues.back()->first_queue() + core->queues.back()->nqueues() - 1,
+                   core->queues.back()->first_queue(), FormatIpv4Host(pp.ip), pp.prefix_len,
+                   pp.gateway ? FormatIpv4Host(pp.gateway) : "none", ports_[i]->mac_string());
+    }
+    cores_.push_back(std::move(core));
+  }
+  cores_[0]->reactor->AddPoller([this] { return Housekeeping(); });
+  return absl::OkStatus();
+}
+
+int Appliance::LcoreMain(void* arg) {
+  Core* core = static_cast<Core*>(arg);
+  // The stack's first packets (gratuitous ARP, gateway resolution) go out
+  // from the core that owns its queue.
+  for (auto& s : core->stacks) s->Start();
+  core->reactor->Run(g_stop);
+  return 0;
+}
+
+void Appliance::Run() {
+  ran_ = true;
+  start_ns_ = clock_.NowNs();
+  next_check_ns_ = start_ns_;
+  next_stats_ns_ = start_ns_ + uint64_t{opts_.stats_interval_s} * kNsPerSec;
+  DPX_LOG_INFO("running on %d lcore(s)%s; SIGINT/SIGTERM stops", cores_.size(),
+               opts_.run_seconds ? absl::StrFormat(" for %d s", opts_.run_seconds) : "");
+  for (size_t c = 1; c < cores_.size(); ++c) {
+    if (int rc = rte_eal_remote_launch(&Appliance::LcoreMain, cores_[c].get(), cores_[c]->lcore);
+        rc != 0) {
+      DPX_LOG_ERROR("rte_eal_remote_launch(lcore %d): %s; stopping", cores_[c]->lcore,
+                    rte_strerror(-rc));
+      g_stop.store(true);
+    }
+  }
+  LcoreMain(cores_[0].get());
+  rte_eal_mp_wait_lcore();
+  stop_ns_ = clock_.NowNs();
+  if (g_signal != 0) {
+    DPX_LOG_INFO("stopping on %s", strsignal(g_signal));
+  } else {
+    DPX_LOG_INFO("stopping after --run-seconds=%d", opts_.run_seconds);
+  }
+}
+
+unsigned Appliance::Housekeeping() {
+  const uint64_t now = cores_[0]->reactor->now_ns();
+  if (now < next_check_ns_) return 0;
+  next_check_ns_ = now + kHousekeepingNs;
+  if (opts_.run_seconds != 0 && now - start_ns_ >= uint64_t{opts_.run_seconds} * kNsPerSec) {
+    g_stop.store(true, std::memory_order_relaxed);
+  }
+  // Link state once a second; changes are logged.
+  if ((now - start_ns_) / kLinkCheckNs != (now - start_ns_ - kHousekeepingNs) / kLinkCheckNs) {
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      const LinkInfo li = ports_[i]->RefreshLink();
+      if (li.up != last_link_[i]) {
+        DPX_LOG_WARN("%s: %s", ports_[i]->name(), li.text);
+        last_link_[i] = li.up;
+      }
+    }
+  }
+  if (opts_.stats_interval_s != 0 && now >= next_stats_ns_) {
+    next_stats_ns_ = now + uint64_t{opts_.stats_interval_s} * kNsPerSec;
+    LogStats();
+  }
+  return 0;
+}
+
+void Appliance::LogStats() const {
+  for (const auto& p : ports_) {
+    auto st = p->Stats();
+    if (!st.ok()) {
+      DPX_LOG_WARN("%s", st.status().message());
+      continue;
+    }
+    DPX_LOG_INFO("stats %s: rx %d pkts %d bytes, tx %d pkts %d bytes, missed %d, nombuf %d, "
+                 "errors rx %d tx %d, link %s",
+                 p->name(), st->ipackets, st->ibytes, st->opackets, st->obytes, st->imissed,
+                 st->rx_nombuf, st->ierrors, st->oerrors, p->link_up() ? "up" : "down");
+  }
+  DPX_LOG_INFO("counters: %s", NonZeroCounters(*counters_, " ", false));
+}
+
+void Appliance::Shutdown() {
+  for (auto& p : ports_) {
+    if (auto st = p->Stop(); !st.ok()) DPX_LOG_WARN("%s", st.message());
+  }
+}
+
+void Appliance::PrintSummary(std::FILE* out) const {
+  std::string s = "=== dpx summary ===\n";
+  const double secs = ran_ ? static_cast<double>(stop_ns_ - start_ns_) / 1e9 : 0.0;
+  absl::StrAppendFormat(&s, "ran %.1f s on %d lcore(s), profile %s, stopped by %s\n", secs,
+                        cores_.size(), profile_.name,
+                        g_signal != 0 ? absl::StrCat("SIG", sigabbrev_np(g_signal))
+                                      : std::string("--run-seconds"));
+  s += "ports:\n";
+  for (const auto& p : ports_) {
+    absl::StrAppendFormat(&s, "  %s %s mac %s\n", p->name(), p->ethdev_name(), p->mac_string());
+    if (auto st = p->Stats(); st.ok()) {
+      absl::StrAppendFormat(&s,
+                            "    rx %d packets %d bytes, tx %d packets %d bytes, missed %d, "
+                            "nombuf %d, errors rx %d tx %d\n",
+                            st->ipackets, st->ibytes, st->opackets, st->obytes, st->imissed,
+                            st->rx_nombuf, st->ierrors, st->oerrors);
+    } else {
+      absl::StrAppendFormat(&s, "    stats unavailable: %s\n", st.status().message());
+    }
+    if (auto xs = p->Xstats(); xs.ok()) {
+      std::vector<std::string> nz;
+      for (const auto& [name, v] : *xs) {
+        if (v != 0) nz.push_back(absl::StrFormat("%s=%d", name, v));
+      }
+      absl::StrAppendFormat(&s, "    xstats (non-zero): %s\n",
+                            nz.empty() ? "none" : absl::StrJoin(nz, " "));
+    }
+  }
+  absl::StrAppendFormat(&s, "counters (nstat names, non-zero, summed over %d lcore(s)):\n",
+                        cores_.size());
+  const std::string nz = NonZeroCounters(*counters_, "\n", true);
+  s += nz.empty() ? "  (all zero)\n" : nz + "\n";
+  s += "arp table:\n";
+  absl::StrAppendFormat(&s, "  %-6s %-8s %-16s %-18s %s\n", "lcore", "port", "ip", "mac",
+                        "state");
+  size_t rows = 0;
+  for (const auto& core : cores_) {
+    for (size_t i = 0; i < core->stacks.size(); ++i) {
+      for (const ArpEntryInfo& e : core->stacks[i]->arp().List()) {
+        const bool has_mac = e.state != NeighState::kIncomplete && e.state != NeighState::kFailed;
+        absl::StrAppendFormat(&s, "  %-6d %-8s %-16s %-18s %s\n", core->lcore,
+                              profile_.ports[i].name, FormatIpv4Host(Ipv4ToHost(e.ip)),
+                              has_mac ? FormatMac(e.mac) : "-", NeighStateName(e.state));
+        ++rows;
+      }
+    }
+  }
+  if (rows == 0) s += "  (empty)\n";
+  std::fputs(s.c_str(), out);
+  std::fflush(out);
+}
+
+}  // namespace dpx::app
