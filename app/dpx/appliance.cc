@@ -149,8 +149,48 @@ absl::Status Appliance::Start(const std::string& argv0) {
     }
     cores_.push_back(std::move(core));
   }
+  ShareArpAcrossCores();
   cores_[0]->reactor->AddPoller([this] { return Housekeeping(); });
   return absl::OkStatus();
+}
+
+namespace {
+// What one core's ARP table learned, for another core's table of the same port.
+struct ArpLearnMessage : Message {
+  IpStack* stack = nullptr;
+  uint32_t ip = 0;
+  rte_ether_addr mac{};
+  bool confirmed = false;
+};
+
+void ApplyArpLearn(Reactor& /*r*/, Message* m) {
+  auto* msg = static_cast<ArpLearnMessage*>(m);
+  msg->stack->arp().Learn(msg->ip, msg->mac, msg->confirmed);
+  delete msg;
+}
+}  // namespace
+
+void Appliance::ShareArpAcrossCores() {
+  if (cores_.size() < 2) return;
+  for (auto& from : cores_) {
+    for (size_t i = 0; i < from->stacks.size(); ++i) {
+      Core* src = from.get();
+      src->stacks[i]->arp().SetLearnHook(
+          [this, src, i](uint32_t ip, const rte_ether_addr& mac, bool confirmed) {
+            for (auto& to : cores_) {
+              if (to.get() == src) continue;
+              auto* msg = new ArpLearnMessage;
+              msg->fn = ApplyArpLearn;
+              msg->stack = to->stacks[i].get();
+              msg->ip = ip;
+              msg->mac = mac;
+              msg->confirmed = confirmed;
+              // A full inbox loses one update; that core resolves by itself.
+              if (!src->reactor->Post(*to->reactor, msg)) delete msg;
+            }
+          });
+    }
+  }
 }
 
 int Appliance::LcoreMain(void* arg) {

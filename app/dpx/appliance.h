@@ -59,6 +59,8 @@ class Appliance {
   };
 
   static int LcoreMain(void* arg);
+  // Every core learns what any core's ARP table hears (ARP reaches one queue).
+  void ShareArpAcrossCores();
   unsigned Housekeeping();  // main lcore poller: deadline, stats, link
   void LogStats() const;
 

@@ -381,6 +381,7 @@ void ArpTable::Input(rte_mbuf* m, PktType pkt_type) {
       Entry* e = Find(sip);
       if (e == nullptr) e = Create(sip);
       if (e != nullptr) Update(e, sha, NeighState::kStale);
+      if (learn_hook_) learn_hook_(sip, sha, false);
     }
     SendArp(RTE_ARP_OP_REPLY, sha, sha, sip, ip_);
     mib.Inc(Mib::Arp_OutReplies);
@@ -392,9 +393,17 @@ void ArpTable::Input(rte_mbuf* m, PktType pkt_type) {
   if (e != nullptr) {
     const bool confirmed = op == RTE_ARP_OP_REPLY && pkt_type == PktType::kHost;
     Update(e, sha, confirmed ? NeighState::kReachable : NeighState::kStale);
+    if (learn_hook_) learn_hook_(sip, sha, confirmed);
     return;
   }
   mib.Inc(op == RTE_ARP_OP_REPLY ? Mib::Drop_ARP_UNSOLICITED : Mib::Drop_ARP_NOT_FOR_US);
+}
+
+void ArpTable::Learn(uint32_t ip, const rte_ether_addr& mac, bool confirmed) {
+  if (ip == 0 || ip == ip_) return;
+  Entry* e = Find(ip);
+  if (e == nullptr) e = Create(ip);
+  if (e != nullptr) Update(e, mac, confirmed ? NeighState::kReachable : NeighState::kStale);
 }
 
 bool ArpTable::Lookup(uint32_t ip, ArpEntryInfo* out) const {

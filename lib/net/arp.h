@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <rte_ether.h>
@@ -89,6 +90,14 @@ class ArpTable {
   // Starts resolving `ip` without a packet (the gateway at start).
   void Resolve(uint32_t ip);
 
+  // Several cores: ARP frames carry no flow hash, so they reach one queue
+  // and one core's table. That core reports what an ARP packet taught it
+  // through `hook` (ip, mac, confirmed by a reply to us), and the others
+  // apply it with Learn(), so every core can reach every neighbour.
+  using LearnHook = std::function<void(uint32_t ip, const rte_ether_addr& mac, bool confirmed)>;
+  void SetLearnHook(LearnHook hook) { learn_hook_ = std::move(hook); }
+  void Learn(uint32_t ip, const rte_ether_addr& mac, bool confirmed);
+
   bool Lookup(uint32_t ip, ArpEntryInfo* out) const;
   std::vector<ArpEntryInfo> List() const;  // not for the data path
   size_t size() const { return index_.size(); }
@@ -144,6 +153,7 @@ class ArpTable {
   std::vector<rte_mbuf*> queue_;         // capacity * unres_qlen slots
   absl::flat_hash_map<uint32_t, uint32_t> index_;  // ip -> entry index
   RateLimit conflict_log_{10'000'000'000, 5};
+  LearnHook learn_hook_;
 };
 
 }  // namespace dpx

@@ -67,6 +67,35 @@ TEST(Arp, LearnsSenderOfRequestAsStaleAndUsesIt) {
   EXPECT_EQ(t.C(Mib::Arp_OutRequests), 0);
 }
 
+// Several cores: the core that hears ARP reports it; another core's table
+// takes it with Learn() and can send without resolving by itself.
+TEST(Arp, LearnHookReportsAndLearnSharesWithAnotherTable) {
+  OneStack heard;
+  std::vector<std::pair<uint32_t, bool>> reported;
+  rte_ether_addr reported_mac{};
+  heard.stack().arp().SetLearnHook(
+      [&](uint32_t ip, const rte_ether_addr& mac, bool confirmed) {
+        reported.emplace_back(ip, confirmed);
+        reported_mac = mac;
+      });
+  heard.TeachPeer();
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].first, kIpB);
+  EXPECT_FALSE(reported[0].second);  // a request is not a confirmation
+  EXPECT_TRUE(MacEqual(reported_mac, kMacB));
+
+  OneStack other;
+  other.stack().arp().Learn(kIpB, reported_mac, reported[0].second);
+  EXPECT_EQ(StateOf(other, kIpB), NeighState::kStale);
+  EXPECT_EQ(SendTo(other, kIpB, 9), TxStatus::kQueued);
+  other.Settle();
+  auto out = other.Sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(EthType(out[0]), RTE_ETHER_TYPE_IPV4);
+  EXPECT_TRUE(MacEqual(Eth(out[0])->dst_addr, kMacB));
+  EXPECT_EQ(other.C(Mib::Arp_OutRequests), 0);
+}
+
 TEST(Arp, RequestForAnotherHostIsNotAnsweredNorLearned) {
   OneStack t;
   t.Inject(ArpFrame(RTE_ARP_OP_REQUEST, kBroadcastMac, kMacB, kIpB, kZeroMac,
