@@ -137,7 +137,7 @@ absl::Status Appliance::Start(const std::string& argv0) {
       cfg.prefix_len = pp.prefix_len;
       cfg.gateway = Ipv4FromHost(pp.gateway);
       // Each port's ARP table needs its own timer slot on the core's wheel.
-      cfg.arp.timer_kind = static_cast<uint16_t>(cfg.arp.timer_kind - i);
+      cfg.arp.timer_kind = static_cast<uint16_t>(timer_kind::kArpFirst + i);
       core->stacks.push_back(
           std::make_unique<IpStack>(*core->reactor, *core->queues.back(), pools_[i], cfg));
       core->stacks.back()->AttachToReactor();

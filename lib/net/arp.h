@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/log.h"
+#include "core/timer_kinds.h"
 #include "core/timer_wheel.h"
 #include "net/ethernet.h"
 #include "net/ipv4.h"
@@ -49,7 +50,7 @@ struct ArpConfig {
   uint64_t base_reachable_time_ns = 30'000'000'000;
   uint64_t delay_first_probe_time_ns = 5'000'000'000;
   uint64_t gc_stale_time_ns = 60'000'000'000;  // unused STALE/FAILED entries go after this
-  uint16_t timer_kind = 62;       // TimerWheel handler slot the table uses
+  uint16_t timer_kind = timer_kind::kArpFirst;  // + port index (core/timer_kinds.h)
 };
 
 // One entry as an operator sees it (`ip neigh`).

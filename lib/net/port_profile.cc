@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/timer_kinds.h"
 
 namespace dpx {
 
@@ -740,6 +741,10 @@ absl::Status ValidateProfile(const Profile& p) {
                "DPDK 22.11 refuses --in-memory with --no-huge; use --no-huge --no-shconf");
   }
   const bool no_pci = HasArg(p.eal.args, "--no-pci");
+  if (p.ports.size() > timer_kind::kMaxPortsPerCore) {
+    return err("port", absl::StrFormat("%d ports; dpx drives at most %d", p.ports.size(),
+                                       timer_kind::kMaxPortsPerCore));
+  }
   for (size_t i = 0; i < p.ports.size(); ++i) {
     const PortProfile& port = p.ports[i];
     const std::string pre = absl::StrFormat("port[%d]", i);

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/counters.h"
 #include "core/reactor.h"
+#include "core/timer_kinds.h"
 #include "net/ethernet.h"
 #include "net/ip_stack.h"
 #include "net/ipv4_addr.h"
@@ -32,7 +33,7 @@ inline constexpr rte_ether_addr kMacB = {{0x02, 0, 0, 0, 0, 0x0b}};
 inline constexpr uint32_t kIpA = Ipv4Addr(10, 0, 0, 1);
 inline constexpr uint32_t kIpB = Ipv4Addr(10, 0, 0, 2);
 inline constexpr uint32_t kIpGw = Ipv4Addr(10, 0, 0, 254);
-inline constexpr uint16_t kWakeKind = 61;  // wire wake-up timer in tests
+inline constexpr uint16_t kWakeKind = timer_kind::kWireWakeup;
 
 inline rte_mbuf* ToMbuf(const Bytes& b) {
   rte_mbuf* m = rte_pktmbuf_alloc(TestPool());
