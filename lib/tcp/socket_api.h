@@ -1,0 +1,56 @@
+// The non-blocking TCP socket API for code running on the socket's core
+// (Linux tcp.c / af_inet.c semantics). A socket is a Tcb*; every call
+// returns >= 0 or a negative errno as Linux gives it. Readiness is pushed
+// through the callback as edge-triggered kEv* bits (EPOLLIN/OUT/ERR/HUP/
+// RDHUP values). lib/socket (files, fd tables, processes) builds on this.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tcp/tcb.h"
+
+struct rte_mbuf;
+
+namespace dpx::tcp {
+
+class TcpStack;
+
+// SOL_SOCKET / IPPROTO_TCP option names (Linux values).
+inline constexpr int kSolSocket = 1;
+inline constexpr int kIpprotoTcp = 6;
+inline constexpr int kSoSndbuf = 7, kSoRcvbuf = 8, kSoKeepalive = 9, kSoLinger = 13, kSoError = 4;
+inline constexpr int kTcpNodelay = 1, kTcpMaxseg = 2, kTcpKeepidle = 4, kTcpKeepintvl = 5,
+                     kTcpKeepcnt = 6, kTcpSyncnt = 7, kTcpLinger2 = 8;
+inline constexpr int kShutRd = 0, kShutWr = 1, kShutRdWr = 2;
+
+struct Linger {
+  int l_onoff;
+  int l_linger;
+};
+
+Tcb* TcpSocket(TcpStack& st, TcpCallback cb = nullptr, void* user_ctx = nullptr);
+void TcpSetCallback(Tcb* sk, TcpCallback cb, void* user_ctx);
+int TcpBind(Tcb* sk, uint32_t addr_be, uint16_t port);  // port host order
+int TcpListen(Tcb* sk, int backlog);
+// Returns the child in *out (0) or -EAGAIN / -EINVAL.
+int TcpAccept(Tcb* sk, Tcb** out);
+int TcpConnect(Tcb* sk, uint32_t daddr_be, uint16_t dport);  // -EINPROGRESS on success
+ptrdiff_t TcpSend(Tcb* sk, const void* buf, size_t len);      // copies in
+// Zero-copy: takes ownership of `m` (a chain of payload) on success (returns
+// its length); on error the caller keeps it.
+ptrdiff_t TcpSendMbuf(Tcb* sk, rte_mbuf* m);
+ptrdiff_t TcpRecv(Tcb* sk, void* buf, size_t len);  // 0 at EOF, -EAGAIN
+// Zero-copy: hands out the next in-order segment (payload only) or nullptr
+// with *err set (0 at EOF, -EAGAIN, -ENOTCONN, ...).
+rte_mbuf* TcpRecvMbuf(Tcb* sk, int* err);
+int TcpShutdown(Tcb* sk, int how);
+int TcpClose(Tcb* sk);  // always 0 (the socket must not be used after)
+int TcpSetsockopt(Tcb* sk, int level, int name, const void* val, size_t len);
+int TcpGetsockopt(Tcb* sk, int level, int name, void* val, size_t* len);
+// Convenience
+int TcpSockError(Tcb* sk);  // SO_ERROR: returns and clears (positive errno)
+size_t TcpReadable(const Tcb* sk);
+bool TcpWritable(const Tcb* sk);
+
+}  // namespace dpx::tcp
