@@ -141,6 +141,11 @@ absl::Status Appliance::Start(const std::string& argv0) {
       core->stacks.push_back(
           std::make_unique<IpStack>(*core->reactor, *core->queues.back(), pools_[i], cfg));
       core->stacks.back()->AttachToReactor();
+      core->tcp.push_back(std::make_unique<tcp::TcpStack>(*core->reactor, *core->stacks.back()));
+      if (opts_.echo_port != 0) {
+        core->echo.push_back(std::make_unique<EchoService>(*core->tcp.back(), opts_.echo_port));
+        if (auto st = core->echo.back()->Start(); !st.ok()) return st;
+      }
       DPX_LOG_INFO("lcore %d: %s rx queues %d..%d tx queue %d, ip %s/%d gateway %s, mac %s",
                    core->lcore, pp.name, core->queues.back()->first_queue(),
                    core->queues.back()->first_queue() + core->queues.back()->nqueues() - 1,
@@ -304,6 +309,19 @@ void Appliance::PrintSummary(std::FILE* out) const {
                         cores_.size());
   const std::string nz = NonZeroCounters(*counters_, "\n", true);
   s += nz.empty() ? "  (all zero)\n" : nz + "\n";
+  if (opts_.echo_port != 0) {
+    EchoStats sum;
+    for (const auto& core : cores_) {
+      for (const auto& e : core->echo) {
+        sum.accepted += e->stats().accepted;
+        sum.closed += e->stats().closed;
+        sum.bytes += e->stats().bytes;
+        sum.errors += e->stats().errors;
+      }
+    }
+    s += absl::StrFormat("echo service port %d: %d accepted, %d closed, %d bytes echoed, %d errors\n",
+                         opts_.echo_port, sum.accepted, sum.closed, sum.bytes, sum.errors);
+  }
   s += "arp table:\n";
   absl::StrAppendFormat(&s, "  %-6s %-8s %-16s %-18s %s\n", "lcore", "port", "ip", "mac",
                         "state");

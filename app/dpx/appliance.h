@@ -19,6 +19,8 @@
 #include "net/ip_stack.h"
 #include "net/port.h"
 #include "net/port_profile.h"
+#include "echo_service.h"
+#include "tcp/tcp_stack.h"
 
 struct rte_mempool;
 
@@ -28,6 +30,7 @@ struct RunOptions {
   uint32_t run_seconds = 0;       // 0: until SIGINT/SIGTERM
   uint32_t stats_interval_s = 0;  // 0: never
   uint32_t link_wait_ms = 3000;   // how long Start() waits for link up
+  uint16_t echo_port = 0;         // TCP echo service on every core (0: off)
 };
 
 class Appliance {
@@ -56,6 +59,8 @@ class Appliance {
     std::unique_ptr<Reactor> reactor;
     std::vector<std::unique_ptr<PortQueue>> queues;  // one per port
     std::vector<std::unique_ptr<IpStack>> stacks;    // one per port
+    std::vector<std::unique_ptr<tcp::TcpStack>> tcp;  // one per port, on its IpStack
+    std::vector<std::unique_ptr<EchoService>> echo;   // --echo-port: one per port
   };
 
   static int LcoreMain(void* arg);

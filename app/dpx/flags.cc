@@ -34,6 +34,10 @@ DEFINE_string(file_prefix, "",
               "EAL --file-prefix (overrides the profile's); give each dpx running at the same "
               "time its own");
 
+DEFINE_uint32(echo_port, 0,
+              "Run a TCP echo service on this port on every lcore (0 = off); checks a "
+              "deployment end to end and carries the integration tests' traffic");
+
 namespace dpx::app {
 
 namespace {
@@ -41,7 +45,7 @@ namespace {
 // --help order.
 constexpr const char* kFlagOrder[] = {
     "profile", "check_config", "ip",     "gateway",          "tap_iface",   "lcores",
-    "mbufs",   "log_level",    "run_seconds", "stats_interval_s", "file_prefix",
+    "mbufs",   "log_level",    "run_seconds", "stats_interval_s", "file_prefix", "echo_port",
 };
 
 bool IsOurFlag(const std::string& name, gflags::CommandLineFlagInfo* info) {
@@ -125,6 +129,10 @@ absl::Status ValidateFlags() {
   if (!ParseLogLevel(FLAGS_log_level, &level)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "bad value '%s' for --log-level (debug, info, warning or error)", FLAGS_log_level));
+  }
+  if (FLAGS_echo_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("bad value %d for --echo-port (1-65535, or 0 for off)", FLAGS_echo_port));
   }
   return absl::OkStatus();
 }

@@ -21,6 +21,7 @@ DECLARE_uint32(mbufs);
 DECLARE_uint32(stats_interval_s);
 DECLARE_uint32(run_seconds);
 DECLARE_string(file_prefix);
+DECLARE_uint32(echo_port);
 
 namespace dpx::app {
 
