@@ -23,6 +23,7 @@
 #include "tcp/options.h"
 #include "tcp/syncookie.h"
 #include "tcp/tcb.h"
+#include "tcp/tcp_shared.h"
 #include "tcp/tcp_header.h"
 
 struct rte_mbuf;
@@ -35,7 +36,8 @@ class Reactor;
 
 namespace dpx::tcp {
 
-// net.ipv4.tcp_* with Linux names and defaults.
+// net.ipv4.tcp_* with Linux names and defaults (Linux 6.18 on a 24 GiB
+// machine where a default depends on memory).
 struct TcpSysctls {
   bool tcp_timestamps = true;
   bool tcp_window_scaling = true;
@@ -48,11 +50,17 @@ struct TcpSysctls {
   uint8_t tcp_syn_retries = TCP_SYN_RETRIES;
   uint8_t tcp_synack_retries = TCP_SYNACK_RETRIES;
   uint8_t tcp_orphan_retries = 0;
+  uint32_t tcp_max_orphans = 131072;
+  uint32_t tcp_max_tw_buckets = 131072;
+  uint8_t tcp_tw_reuse = 2;             // 0 off, 1 on, 2 loopback only
+  uint32_t tcp_tw_reuse_delay = 1000;   // ms
+  bool tcp_rfc1337 = false;
+  uint64_t tcp_mem[3] = {287901, 383869, 575802};  // pages: low, pressure, high
   uint32_t tcp_keepalive_time = 7200;   // s
   uint32_t tcp_keepalive_intvl = 75;    // s
   uint8_t tcp_keepalive_probes = 9;
   uint32_t tcp_fin_timeout = 60;        // s
-  uint32_t tcp_rmem[3] = {4096, 131072, 6291456};
+  uint32_t tcp_rmem[3] = {4096, 131072, 33554432};  // 6.18 raised [2] to 32 MiB
   uint32_t tcp_wmem[3] = {4096, 16384, 4194304};
   uint32_t rmem_max = 212992;           // net.core.rmem_max (SO_RCVBUF cap)
   uint32_t wmem_max = 212992;           // net.core.wmem_max
@@ -66,6 +74,10 @@ struct TcpStackConfig {
   size_t max_sockets = 0;         // 0 = unlimited
   uint16_t timer_kind_base = timer_kind::kTcpFirst;  // uses base..base+2 (core/timer_kinds.h)
   uint64_t secret_seed = 0;       // 0: random secrets; else deterministic (tests)
+  // Cross-core counts and limits; nullptr: the stack keeps a private one
+  // (a single-core stack, tests). Every core of an appliance shares one.
+  TcpShared* shared = nullptr;
+  unsigned core_index = 0;        // this stack's slot in `shared`
   TcpSysctls sysctl;
 };
 

@@ -31,7 +31,7 @@ TEST(TcpStackTest, HandshakeWithOptions) {
   EXPECT_TRUE(segs[0].opt.saw_tstamp);
   EXPECT_TRUE(segs[0].opt.sack_ok);
   EXPECT_TRUE(segs[0].opt.wscale_ok);
-  EXPECT_EQ(segs[0].opt.snd_wscale, 7);  // tcp_rmem[2] = 6 MB
+  EXPECT_EQ(segs[0].opt.snd_wscale, 10);  // tcp_rmem[2] = 32 MiB, as Linux 6.18 sends
   // Linux order: mss, sackOK, TS, nop, wscale
   ASSERT_EQ(segs[0].raw_opts.size(), 20u);
   EXPECT_EQ(segs[0].raw_opts[0], 2);
