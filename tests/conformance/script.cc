@@ -49,7 +49,8 @@ class Cursor {
     while (pos_ < s_.size()) {
       const char c = s_[pos_];
       if (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '(' || c == ')' ||
-          c == '<' || c == '>' || c == '{' || c == '}' || c == '=' || c == ':')
+          c == '<' || c == '>' || c == '{' || c == '}' || c == '=' || c == ':' || c == '[' ||
+          c == ']')
         break;
       ++pos_;
     }
@@ -95,10 +96,18 @@ bool ParseSeconds(absl::string_view w, uint64_t* ns) {
   return true;
 }
 
-bool ParseFlags(absl::string_view w, uint8_t* flags) {
+bool ParseFlags(absl::string_view w, uint8_t* flags, uint8_t* optional) {
   if (w.empty()) return false;
   uint8_t f = 0;
+  uint8_t last = 0;
+  *optional = 0;
   for (char c : w) {
+    if (c == '?') {
+      if (last == 0 || (*optional & last)) return false;
+      *optional |= last;
+      continue;
+    }
+    const uint8_t before = f;
     switch (c) {
       case 'S': f |= RTE_TCP_SYN_FLAG; break;
       case 'F': f |= RTE_TCP_FIN_FLAG; break;
@@ -110,6 +119,7 @@ bool ParseFlags(absl::string_view w, uint8_t* flags) {
       case 'W': f |= RTE_TCP_CWR_FLAG; break;
       default: return false;
     }
+    last = static_cast<uint8_t>(f & ~before);
   }
   *flags = f;
   return true;
@@ -170,7 +180,8 @@ absl::Status ParseOptions(Cursor& c, absl::string_view name, int ln, ScriptPacke
 absl::Status ParsePacket(Cursor& c, bool inbound, absl::string_view name, int ln,
                          ScriptPacket* p) {
   p->inbound = inbound;
-  if (!ParseFlags(c.Word(), &p->flags)) return Err(name, ln, "bad TCP flags");
+  if (!ParseFlags(c.Word(), &p->flags, &p->flags_optional)) return Err(name, ln, "bad TCP flags");
+  if (inbound && p->flags_optional) return Err(name, ln, "an injected packet cannot use '?'");
   // seq:end(len)
   if (!ParseField(c.Word(), &p->seq) || !c.Consume(":") || !ParseField(c.Word(), &p->end_seq) ||
       !c.Consume("("))
@@ -200,6 +211,12 @@ absl::Status ParsePacket(Cursor& c, bool inbound, absl::string_view name, int ln
   }
   if (inbound && ((p->ack && p->ack->any) || (p->win && p->win->any) || p->any_options))
     return Err(name, ln, "an injected packet cannot use '*'");
+  // In an injected packet only `TS ... ecr *` may be a wildcard: it echoes the
+  // TS val of dpx's latest segment on the connection.
+  if (inbound && p->options)
+    for (const ScriptOption& o : *p->options)
+      if (o.a.any || (o.b.any && o.kind != ScriptOption::Kind::kTimestamp))
+        return Err(name, ln, "an injected packet cannot use '*' (except 'ecr *')");
   if (p->ack && !(p->flags & RTE_TCP_ACK_FLAG))
     return Err(name, ln, "'ack' given without the ACK flag '.'");
   return absl::OkStatus();
@@ -235,6 +252,17 @@ absl::Status ParseArg(Cursor& c, absl::string_view name, int ln, ScriptArg* a) {
       a->fields.emplace_back(key, v);
       if (!c.Consume(",") && c.Peek() != '}') return Err(name, ln, "expected ',' or '}'");
     }
+    return absl::OkStatus();
+  }
+  // `[N]`: an int passed by pointer (setsockopt/getsockopt values).
+  if (c.Consume("[")) {
+    if (c.Consume("...")) {
+      a->kind = ScriptArg::Kind::kEllipsis;
+    } else {
+      a->kind = ScriptArg::Kind::kInt;
+      if (!absl::SimpleAtoi(c.Word(), &a->i)) return Err(name, ln, "bad [N] argument");
+    }
+    if (!c.Consume("]")) return Err(name, ln, "expected ']'");
     return absl::OkStatus();
   }
   if (c.Peek() == '"') {
@@ -316,9 +344,11 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, absl::string_view nam
     Cursor c(line);
     ScriptLine sl;
     sl.line_no = ln;
+    sl.text = std::string(line);
     const bool relative = c.Consume("+");
     uint64_t t;
     if (!ParseSeconds(c.Word(), &t)) return Err(name, ln, "expected a time (N or +N seconds)");
+    sl.relative = relative;
     sl.time_ns = relative ? last_ns + t : t;
     if (sl.time_ns < last_ns) return Err(name, ln, "time goes backwards");
     last_ns = sl.time_ns;
@@ -350,16 +380,21 @@ absl::StatusOr<Script> ParseScript(absl::string_view text, absl::string_view nam
   return script;
 }
 
-std::string FlagsString(uint8_t flags) {
+std::string FlagsString(uint8_t flags, uint8_t optional) {
   std::string s;
-  if (flags & RTE_TCP_SYN_FLAG) s += 'S';
-  if (flags & RTE_TCP_FIN_FLAG) s += 'F';
-  if (flags & RTE_TCP_RST_FLAG) s += 'R';
-  if (flags & RTE_TCP_PSH_FLAG) s += 'P';
-  if (flags & RTE_TCP_URG_FLAG) s += 'U';
-  if (flags & RTE_TCP_ECE_FLAG) s += 'E';
-  if (flags & RTE_TCP_CWR_FLAG) s += 'W';
-  if (flags & RTE_TCP_ACK_FLAG) s += '.';
+  auto put = [&](uint8_t bit, char c) {
+    if (!(flags & bit)) return;
+    s += c;
+    if (optional & bit) s += '?';
+  };
+  put(RTE_TCP_SYN_FLAG, 'S');
+  put(RTE_TCP_FIN_FLAG, 'F');
+  put(RTE_TCP_RST_FLAG, 'R');
+  put(RTE_TCP_PSH_FLAG, 'P');
+  put(RTE_TCP_URG_FLAG, 'U');
+  put(RTE_TCP_ECE_FLAG, 'E');
+  put(RTE_TCP_CWR_FLAG, 'W');
+  put(RTE_TCP_ACK_FLAG, '.');
   return s;
 }
 
@@ -368,13 +403,13 @@ std::string FieldString(const Field& f) { return f.any ? "*" : absl::StrCat(f.va
 }  // namespace
 
 std::string FormatPacket(const ScriptPacket& p) {
-  std::string s = absl::StrCat(p.inbound ? "< " : "> ", FlagsString(p.flags), " ",
+  std::string s = absl::StrCat(p.inbound ? "< " : "> ", FlagsString(p.flags, p.flags_optional), " ",
                                FieldString(p.seq), ":", FieldString(p.end_seq), "(", p.len, ")");
   if (p.ack) absl::StrAppend(&s, " ack ", FieldString(*p.ack));
   if (p.win) absl::StrAppend(&s, " win ", FieldString(*p.win));
   if (p.any_options) {
     absl::StrAppend(&s, " <*>");
-  } else if (p.options && !p.options->empty()) {
+  } else if (p.options) {  // `<>`: explicitly none
     absl::StrAppend(&s, " <");
     bool first = true;
     for (const ScriptOption& o : *p.options) {

@@ -1,27 +1,37 @@
 // Conformance scripts: a packetdrill-like text format that drives one dpx
-// stack on the in-memory wire under virtual time.
+// stack on the in-memory wire under virtual time. docs/conformance-scripts.md
+// is the guide; this is the summary.
 //
 //   # comment
-//   0      socket(AF_INET, SOCK_STREAM, 0) = 3
-//   +0     bind(3, 192.168.0.1:8080) = 0
+//   0      socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3
+//   +0     bind(3, 0.0.0.0:8080) = 0
 //   +0     listen(3, 128) = 0
-//   +0     < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
-//   +0     > S. 0:0(0) ack 1 win 65160 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 7>
-//   +.1    < . 1:1(0) ack 1 win 502
+//   +0     < S 0:0(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+//   +0     > S. 0:0(0) ack 1 win 65160 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 10>
+//   +.1    < . 1:1(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
 //   +0     accept(3, ...) = 4
-//   +0     close(4) = 0
-//   +0     > F. 1:1(0) ack 1
+//   +0     write(4, ..., 3000) = 3000
+//   +0     > P?. 1:1449(1448) ack 1 <nop,nop,TS val * ecr 110>
+//   +0     setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0
+//   +0     shutdown(4, SHUT_WR) = -1 ENOTCONN (Transport endpoint is not connected)
 //   +0     %state 4 FIN_WAIT1
 //   +0     %counter TcpExtTCPAbortOnClose 0
 //   +60    %sysctl net.ipv4.tcp_fin_timeout=30
 //
 // Time: an absolute number of seconds, or `+N` relative to the previous
-// line. Packets: `<` injected into dpx, `>` expected from dpx. Flags are
-// packetdrill's (S F P R . for ACK, U E W). Sequence numbers are relative:
-// `<` lines to the script peer's ISN, `>` lines to dpx's ISN (learned from
-// its first SYN); `ack` likewise to the other side. `*` in a field of a `>`
-// line matches anything. Calls: `name(args) = ret`, or `= -1 ERRNO`. Lines
-// starting with `%` are directives (state, counters, sysctls, ...).
+// line (to the time the previous `>` segment was actually sent, like
+// packetdrill). Packets: `<` injected into dpx, `>` expected from dpx.
+// Flags are packetdrill's (S F P R . for ACK, U E W); in a `>` line a flag
+// followed by `?` may be present or not ("P?."). Sequence numbers are
+// relative: `<` lines to the script peer's ISN, `>` lines to dpx's ISN
+// (learned from its first SYN or SYN-ACK); `ack` and SACK blocks likewise to
+// the other side. TS val/ecr are absolute. `*` in a field of a `>` line
+// matches anything; `<*>` any options; `<>` no options; options left out are
+// not checked; `win` is the raw 16-bit field. In a `<` line the only
+// wildcard is `ecr *`: echo the TS val of dpx's latest segment. Calls:
+// `name(args) = ret`, or `= -1 ERRNO`; `[N]` is an int passed by pointer.
+// Lines starting with `%` are directives (state, counter, sysctl,
+// no_packet, peer_port, tolerance_ms).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +62,8 @@ struct ScriptOption {
 struct ScriptPacket {
   bool inbound = false;  // `<`: injected; `>`: expected from dpx
   uint8_t flags = 0;     // RTE_TCP_*_FLAG bits
+  uint8_t flags_optional = 0;  // `>` only: flags written with a `?` after them
+                               // ("P?."): present or not, both match
   Field seq;
   Field end_seq;         // seq + payload length (SYN/FIN not counted)
   uint32_t len = 0;      // payload length
@@ -90,7 +102,10 @@ struct ScriptDirective {
 
 struct ScriptLine {
   int line_no = 0;
+  std::string text;      // the line as written, comment stripped
   uint64_t time_ns = 0;  // absolute, resolved from `+N` while parsing
+  bool relative = false; // written `+N`: the runner counts it from the previous
+                         // line's actual time (packetdrill semantics)
   std::variant<ScriptPacket, ScriptCall, ScriptDirective> event;
 };
 
@@ -103,7 +118,7 @@ struct Script {
 absl::StatusOr<Script> ParseScript(absl::string_view text, absl::string_view name);
 
 // The flags of `p` as packetdrill prints them ("S.", "F.", "P.", "R").
-std::string FlagsString(uint8_t flags);
+std::string FlagsString(uint8_t flags, uint8_t optional = 0);
 // A packet as a script line, for diffs of expected and seen.
 std::string FormatPacket(const ScriptPacket& p);
 

@@ -73,6 +73,34 @@ TEST(Script, ParsesPacketsCallsAndDirectives) {
   EXPECT_EQ(s->lines[9].time_ns, 1'750'000'000u);
 }
 
+TEST(Script, ParsesExtensions) {
+  constexpr char kText[] = R"(0 setsockopt(4, IPPROTO_TCP, TCP_KEEPIDLE, [10], 4) = 0
++0 getsockopt(4, SOL_SOCKET, SO_ERROR, [...], [4]) = 0
++.2 > P?. 1:1449(1448) ack 1 <>
++0 < . 1:1(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
+1 %peer_port 40001
+)";
+  auto s = ParseScript(kText, "x.pkt");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const auto& so = std::get<ScriptCall>(s->lines[0].event);
+  EXPECT_EQ(so.args[3].kind, ScriptArg::Kind::kInt);
+  EXPECT_EQ(so.args[3].i, 10);
+  EXPECT_EQ(std::get<ScriptCall>(s->lines[1].event).args[3].kind, ScriptArg::Kind::kEllipsis);
+  EXPECT_FALSE(s->lines[0].relative);
+  EXPECT_TRUE(s->lines[2].relative);
+  EXPECT_FALSE(s->lines[4].relative);
+  EXPECT_EQ(s->lines[2].text, "+.2 > P?. 1:1449(1448) ack 1 <>");
+  const auto& p = std::get<ScriptPacket>(s->lines[2].event);
+  EXPECT_EQ(p.flags, RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG);
+  EXPECT_EQ(p.flags_optional, RTE_TCP_PSH_FLAG);
+  ASSERT_TRUE(p.options.has_value());
+  EXPECT_TRUE(p.options->empty());
+  EXPECT_FALSE(p.any_options);
+  EXPECT_EQ(FormatPacket(p), "> P?. 1:1449(1448) ack 1 <>");
+  const auto& in = std::get<ScriptPacket>(s->lines[3].event);
+  EXPECT_TRUE((*in.options)[2].b.any);
+}
+
 TEST(Script, FormatsPacketsAsScriptLines) {
   auto s = ParseScript("0 > F. 1001:1001(0) ack 1 win * <nop,nop,TS val * ecr 7>\n", "f.pkt");
   ASSERT_TRUE(s.ok()) << s.status();
@@ -97,6 +125,11 @@ TEST(Script, RejectsMalformedLinesNamingTheLine) {
       "x close(3) = 0",                    // bad time
       "1 close(3) = 0\n0 close(4) = 0",   // time goes backwards
       "0 %",                               // directive without a name
+      "0 < P?. 1:2(1) ack 1",              // optional flag in an injected packet
+      "0 > ?. 1:1(0)",                     // '?' without a flag
+      "0 < S 0:0(0) <mss *>",              // wildcard option value injected
+      "0 < . 1:1(0) ack 1 <nop,nop,TS val * ecr 1>",  // only ecr may be '*'
+      "0 close([3) = 0",                   // unbalanced '['
   };
   for (const char* text : bad) {
     auto s = ParseScript(text, "bad.pkt");
