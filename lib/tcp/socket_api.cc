@@ -23,13 +23,6 @@ constexpr int TCP_FIN_TIMEOUT_MAX_S = 120;
 
 inline uint32_t Truesize(const rte_mbuf* m) { return m->buf_len + 128; }
 
-// Linux tcp_close_state.
-bool CloseState(TcpStack& st, Tcb* sk) {
-  const CloseTransition t = TcpCloseTransition(sk->state());
-  st.SetState(sk, t.next);
-  return t.send_fin;
-}
-
 bool Writable(const Tcb* sk) {
   return sk->sndbuf > sk->wmem_queued && sk->sndbuf - sk->wmem_queued >= sk->wmem_queued / 2;
 }
@@ -70,6 +63,7 @@ int TcpBind(Tcb* sk, uint32_t addr_be, uint16_t port) {
   const int r = st.GetPort(sk, port);
   if (r < 0) return r;
   sk->c.saddr = addr_be;
+  if (port != 0) sk->set_flag(SOCK_BINDPORT_LOCK);  // sk_userlocks |= SOCK_BINDPORT_LOCK
   return 0;
 }
 
@@ -127,14 +121,19 @@ int TcpConnect(Tcb* sk, uint32_t daddr_be, uint16_t dport) {
   sk->advmss = static_cast<uint16_t>(st.ip().mtu() - 40);
   if (sk->user_mss && sk->user_mss < sk->advmss) sk->advmss = sk->user_mss;
   sk->rx_opt.mss_clamp = sk->user_mss ? sk->user_mss : 0;
-  const uint32_t mss_for_wnd = sk->advmss - (sc.tcp_timestamps ? kTcpOlenTstampAligned : 0);
+  // Linux tcp_connect_init: the timestamp allowance only when ts_recent_stamp is set.
+  const uint32_t mss_for_wnd =
+      sk->advmss - (sc.tcp_timestamps && sk->rx_opt.ts_recent_stamp ? kTcpOlenTstampAligned : 0);
   const InitialWindow iw = SelectInitialWindow(sk->rcvbuf / 2, mss_for_wnd, 0,
                                                sc.tcp_window_scaling, sc.tcp_rmem[2]);
   sk->rcv_wnd = iw.rcv_wnd;
   sk->window_clamp = iw.window_clamp;
   sk->rx_opt.rcv_wscale = iw.rcv_wscale;
   sk->tsoffset = sc.tcp_timestamps ? st.isn().TsOff(sk->c.saddr, sk->c.daddr) : 0;
-  sk->snd_una = st.isn().Seq(sk->c.saddr, sk->c.daddr, sk->c.sport, sk->c.dport, st.now_ns());
+  // tcp_v4_connect: a write_seq already set (tcp_twsk_unique took over a
+  // TIME_WAIT 4-tuple: tw_snd_nxt + 65537) is the ISN; else secure_tcp_seq.
+  sk->snd_una = sk->write_seq ? sk->write_seq
+                              : st.isn().Seq(sk->c.saddr, sk->c.daddr, sk->c.sport, sk->c.dport, st.now_ns());
   sk->snd_nxt = sk->snd_una + 1;
   sk->write_seq = sk->snd_una + 1;
   sk->rcv_nxt = 0;
@@ -156,6 +155,7 @@ namespace {
 void MarkPushAndXmit(TcpStack& st, Tcb* sk) {
   if (rte_mbuf* tail = sk->write_queue.tail) Seg(tail)->tcp_flags |= TCPHDR_PSH;  // tcp_mark_push
   st.WriteXmit(sk);
+  st.MemReconcile(sk);
   st.FlushEvents();
 }
 }  // namespace
@@ -251,14 +251,29 @@ int RecvEmptyError(Tcb* sk) {
   return -EAGAIN;
 }
 
-// Linux tcp_cleanup_rbuf: a window update when reading opened the window.
-void CleanupRbuf(TcpStack& st, Tcb* sk) {
+// Linux __tcp_cleanup_rbuf: ACK when more than one rcv_mss is unacknowledged,
+// when a pushed segment was read out entirely (not pingpong; dpx enters
+// pingpong only at a FIN), or when reading opened the window a lot.
+void CleanupRbuf(TcpStack& st, Tcb* sk, size_t copied) {
   if (!TcpStateIn(sk->state(), TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2)) return;
-  const uint32_t now_win = TcpReceiveWindow(*sk);
-  if (2 * now_win <= sk->window_clamp) {
-    const uint32_t new_win = st.RawSelectWindow(sk);
-    if (new_win && new_win >= 2 * now_win) st.SendAck(sk);
+  bool time_to_ack = false;
+  if (sk->ack_pending & ICSK_ACK_SCHED) {
+    const bool pingpong = (sk->sk_shutdown & RCV_SHUTDOWN) != 0;
+    if (sk->rcv_nxt - sk->rcv_wup > sk->rcv_mss ||
+        (copied > 0 &&
+         ((sk->ack_pending & ICSK_ACK_PUSHED2) ||
+          ((sk->ack_pending & ICSK_ACK_PUSHED) && !pingpong)) &&
+         sk->rmem_alloc == 0))
+      time_to_ack = true;
   }
+  if (copied > 0 && !time_to_ack && !(sk->sk_shutdown & RCV_SHUTDOWN)) {
+    const uint32_t now_win = TcpReceiveWindow(*sk);
+    if (2 * now_win <= sk->window_clamp) {
+      const uint32_t new_win = st.RawSelectWindow(sk);
+      if (new_win && new_win >= 2 * now_win) time_to_ack = true;
+    }
+  }
+  if (time_to_ack) st.SendAck(sk);
 }
 }  // namespace
 
@@ -285,7 +300,8 @@ ptrdiff_t TcpRecv(Tcb* sk, void* buf, size_t len) {
     }
   }
   if (copied == 0) return len == 0 ? 0 : RecvEmptyError(sk);
-  CleanupRbuf(st, sk);
+  st.MemReconcile(sk);
+  CleanupRbuf(st, sk, copied);
   st.FlushEvents();
   return static_cast<ptrdiff_t>(copied);
 }
@@ -300,7 +316,8 @@ rte_mbuf* TcpRecvMbuf(Tcb* sk, int* err) {
   sk->copied_seq += rte_pktmbuf_pkt_len(m);
   sk->rmem_alloc -= std::min(sk->rmem_alloc, Truesize(m));
   *err = 0;
-  CleanupRbuf(st, sk);
+  st.MemReconcile(sk);
+  CleanupRbuf(st, sk, rte_pktmbuf_pkt_len(m));
   st.FlushEvents();
   return m;
 }
@@ -313,75 +330,12 @@ size_t TcpReadable(const Tcb* sk) {
 
 bool TcpWritable(const Tcb* sk) { return Writable(sk); }
 
-// Linux inet_shutdown + tcp_shutdown.
-int TcpShutdown(Tcb* sk, int how) {
-  TcpStack& st = *sk->stack;
-  ++how;
-  if ((how & ~SHUTDOWN_MASK) || how == 0) return -EINVAL;
-  int err = 0;
-  switch (sk->state()) {
-    case TCP_CLOSE:
-      err = -ENOTCONN;
-      [[fallthrough]];
-    default:
-      sk->sk_shutdown |= static_cast<uint8_t>(how);
-      if ((how & SEND_SHUTDOWN) &&
-          TcpStateIn(sk->state(), TCPF_ESTABLISHED | TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE_WAIT)) {
-        if (CloseState(st, sk)) st.SendFin(sk);
-      }
-      break;
-    case TCP_LISTEN:
-      if (!(how & RCV_SHUTDOWN)) break;
-      [[fallthrough]];
-    case TCP_SYN_SENT:
-      st.Disconnect(sk);
-      break;
-  }
-  st.FlushEvents();
-  return err;
-}
+// inet_shutdown + tcp_shutdown (close.cc).
+int TcpShutdown(Tcb* sk, int how) { return sk->stack->Shutdown(sk, how); }
 
-// Linux __tcp_close, basic (issue 4: linger wait, tcp_check_oom, FIN_WAIT2
-// and TIME_WAIT mini-sockets, memory-pressure FIN).
-int TcpClose(Tcb* sk) {
-  TcpStack& st = *sk->stack;
-  sk->sk_shutdown = SHUTDOWN_MASK;
-  if (sk->state() == TCP_LISTEN) {
-    st.SetState(sk, TCP_CLOSE);
-    st.ListenStop(sk);
-  } else {
-    const bool data_was_unread = !sk->receive_queue.empty();
-    sk->receive_queue.Purge();
-    sk->rmem_alloc = 0;
-    if (sk->state() == TCP_CLOSE) {
-      // nothing to send
-    } else if (data_was_unread) {
-      st.mib().Inc(Mib::TcpExt_TCPAbortOnClose);
-      st.SetState(sk, TCP_CLOSE);
-      st.SendActiveReset(sk);
-    } else if (sk->flag(SOCK_LINGER) && sk->lingertime == 0) {
-      st.Disconnect(sk);
-      st.mib().Inc(Mib::TcpExt_TCPAbortOnData);
-    } else if (CloseState(st, sk)) {
-      st.SendFin(sk);
-    }
-  }
-  // adjudge_to_death
-  st.Orphan(sk);
-  if (sk->state() == TCP_FIN_WAIT2) {
-    if (sk->linger2 < 0) {
-      st.SetState(sk, TCP_CLOSE);
-      st.SendActiveReset(sk);
-      st.mib().Inc(Mib::TcpExt_TCPAbortOnLinger);
-    } else {
-      st.ResetKeepalive(sk, sk->linger2 > 0 ? static_cast<uint64_t>(sk->linger2)
-                                            : uint64_t{st.sysctl().tcp_fin_timeout} * 1000);
-    }
-  }
-  if (sk->state() == TCP_CLOSE) st.ScheduleFree(sk);
-  st.FlushEvents();
-  return 0;
-}
+// inet_release + __tcp_close (close.cc).
+int TcpClose(Tcb* sk) { return sk->stack->Close(sk, /*exiting=*/false); }
+int TcpCloseExiting(Tcb* sk) { return sk->stack->Close(sk, /*exiting=*/true); }
 
 int TcpSockError(Tcb* sk) {
   const int e = sk->sk_err;

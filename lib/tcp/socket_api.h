@@ -45,7 +45,20 @@ ptrdiff_t TcpRecv(Tcb* sk, void* buf, size_t len);  // 0 at EOF, -EAGAIN
 // with *err set (0 at EOF, -EAGAIN, -ENOTCONN, ...).
 rte_mbuf* TcpRecvMbuf(Tcb* sk, int* err);
 int TcpShutdown(Tcb* sk, int how);
-int TcpClose(Tcb* sk);  // always 0 (the socket must not be used after)
+// close(): Linux inet_release + __tcp_close (lib/tcp/close.cc). Always 0;
+// the handle must not be used by the caller afterwards (the socket lives
+// on as an orphan until the close sequence ends).
+// SO_LINGER {1, N>0}: close() returns at once, but the close completes
+// asynchronously, as Linux's blocking sk_stream_wait_close would: the
+// socket keeps its callback until the state leaves FIN_WAIT1/CLOSING/
+// LAST_ACK (or closes) or N seconds pass, then the callback gets kEvCloseDone
+// exactly once and is detached. Expiry does not abort the connection.
+// Without linger, with {1,0}, or when nothing is left to wait for, no
+// kEvCloseDone is delivered.
+int TcpClose(Tcb* sk);
+// close() by a process that is exiting (inet_release with PF_EXITING): the
+// linger time is ignored (no wait, no kEvCloseDone); {1,0} still aborts.
+int TcpCloseExiting(Tcb* sk);
 int TcpSetsockopt(Tcb* sk, int level, int name, const void* val, size_t len);
 int TcpGetsockopt(Tcb* sk, int level, int name, void* val, size_t* len);
 // Convenience

@@ -65,23 +65,27 @@ struct MbufQueue {
   void Purge();                                  // frees every mbuf
 };
 
-// ---- hash-table link, shared with TIME_WAIT mini-sockets (issue 4) ----
+// ---- hash-table link, shared with TIME_WAIT mini-sockets ----
 enum class SockKind : uint8_t { kFull = 0, kTimeWait = 1 };
 
 // Linux struct sock_common: the part every hashed object starts with, so
-// a bucket walk can compare the 4-tuple and dispatch on `kind`.
+// a bucket walk can compare the 4-tuple and dispatch on `kind`. The chain
+// link is a 32-bit ConnTable handle, not a pointer (conn_table.h): that,
+// and the packed state/kind/hashed byte, keep a TIME_WAIT mini-socket at
+// 64 bytes. aux8/aux16 belong to the owner (TwSock uses them).
 struct SockCommon {
-  SockCommon* hash_next = nullptr;
+  uint32_t hash_next = 0;  // ConnTable handle of the next object in the chain
   uint32_t daddr = 0;  // remote, network order
   uint32_t saddr = 0;  // local, network order
   uint16_t dport = 0;  // remote, network order
   uint16_t sport = 0;  // local, network order
-  uint8_t state = TCP_CLOSE;
-  SockKind kind = SockKind::kFull;
-  uint8_t hashed = 0;  // 1: in the established table, 2: in the listener table
-  uint8_t pad = 0;
+  uint8_t state : 4 = TCP_CLOSE;
+  SockKind kind : 1 = SockKind::kFull;
+  uint8_t hashed : 2 = 0;  // 1: in the established table, 2: in the listener table
+  uint8_t aux8 = 0;
+  uint16_t aux16 = 0;
 };
-static_assert(sizeof(SockCommon) == 24);
+static_assert(sizeof(SockCommon) == 20);
 
 // ---- readiness events (bit values of EPOLLIN/OUT/ERR/HUP/RDHUP) ----
 enum TcpEvent : uint32_t {
@@ -90,6 +94,11 @@ enum TcpEvent : uint32_t {
   kEvErr = 0x008,
   kEvHup = 0x010,
   kEvRdHup = 0x2000,
+  // dpx: a lingering close (SO_LINGER on, l_linger > 0) finished: the state
+  // left FIN_WAIT1/CLOSING/LAST_ACK or the linger time ran out (close.cc).
+  // Delivered once; the callback is detached right after (the socket is an
+  // orphan from then on).
+  kEvCloseDone = 0x8000,
 };
 using TcpCallback = void (*)(Tcb* sk, uint32_t events, void* user_ctx);
 
@@ -112,6 +121,8 @@ enum SockFlag : uint16_t {
   SOCK_IN_ACCEPTQ = 1u << 9, // in the listener's accept queue
   SOCK_BOUND = 1u << 10,     // holds a bind_count slot for sport
   SOCK_COOKIE = 1u << 11,    // created from a SYN cookie
+  SOCK_LINGER_WAIT = 1u << 12,  // close() is lingering (sk_stream_wait_close)
+  SOCK_BINDPORT_LOCK = 1u << 13,  // sk_userlocks & SOCK_BINDPORT_LOCK: bind() chose the port
 };
 
 // icsk_pending (what the retransmit timer is armed for).
@@ -213,6 +224,7 @@ struct Tcb {
 
   // memory (bytes, Linux truesize accounting)
   uint32_t sndbuf = 0, rcvbuf = 0, wmem_queued = 0, rmem_alloc = 0;
+  uint32_t mem_pages = 0;  // pages charged to tcp_memory_allocated (tcp_memory.cc)
 
   RttEstimator rtt;
   CcState cc;

@@ -69,6 +69,7 @@ uint32_t TcpStack::CleanRtxQueue(Tcb* tp, SegIn& seg, int32_t* rtt_us) {
     *rtt_us = seq_rtt_ms * 1000;
   }
   if (tp->packets_out == 0) tp->retrans_out = 0;
+  if (acked) MemReconcile(tp);  // sk_wmem_free_skb / sk_mem_uncharge
   return acked;
 }
 

@@ -6,7 +6,9 @@
 // (tcp_rcv_space_adjust) and no rcv_ssthresh growth (it starts at the
 // window clamp); ato stays at TCP_ATO_MIN (40 ms); no pingpong detection
 // except after a FIN; no SACK compression (out-of-order data is ACKed at
-// once); no D-SACK.
+// once); D-SACK only for the duplicate itself (no tcp_dsack_extend).
+#include <algorithm>
+
 #include <rte_mbuf.h>
 
 #include "core/reactor.h"
@@ -97,10 +99,38 @@ void TcpStack::EnterQuickAck(Tcb* tp, uint8_t max_quickacks) {
   if (q > tp->ack_quick) tp->ack_quick = static_cast<uint8_t>(q);
 }
 
+// Linux tcp_dsack_set: the D-SACK block rides first on the next ACK.
+void TcpStack::DsackSet(Tcb* tp, uint32_t seq, uint32_t end_seq) {
+  if (!tp->rx_opt.sack_ok) return;
+  mib_.Inc(SeqBefore(seq, tp->rcv_nxt) ? Mib::TcpExt_TCPDSACKOldSent : Mib::TcpExt_TCPDSACKOfoSent);
+  dsack_tp_ = tp;
+  dsack_ = SackBlock{seq, end_seq};
+}
+
 // Linux tcp_event_data_recv (+ tcp_measure_rcv_mss).
 void TcpStack::EventDataRecv(Tcb* tp, const SegIn& seg) {
   tp->ack_pending |= ICSK_ACK_SCHED;
-  if (seg.len >= tp->rcv_mss) tp->rcv_mss = static_cast<uint16_t>(seg.len < tp->advmss ? seg.len : tp->advmss);
+  // Linux tcp_measure_rcv_mss (without the last_seg_size small-segment
+  // heuristic): a full-sized segment with PSH (>= 6.6) or a short one marks
+  // the ACK as pushed for tcp_cleanup_rbuf.
+  if (seg.len >= tp->rcv_mss) {
+    if (seg.len != tp->rcv_mss && seg.m != nullptr) {
+      // Linux 6.18 tcp_measure_rcv_mss: scaling_ratio = len / truesize, then
+      // tcp_set_window_clamp(tcp_win_from_space(sk_rcvbuf)). dpx keeps no
+      // ratio (tcp_space stays at 50%) and rcv_ssthresh is the clamp: a lower
+      // clamp lowers both; a higher one raises rcv_ssthresh to rcv_wnd at most.
+      const uint32_t ratio = std::max<uint32_t>(1, seg.len * 256u / Truesize(seg.m));
+      const uint32_t clamp = std::max<uint32_t>(
+          1152, static_cast<uint32_t>(uint64_t{tp->rcvbuf} * ratio >> 8));  // SOCK_MIN_RCVBUF / 2
+      if (clamp < tp->window_clamp) tp->window_clamp = clamp;
+      else tp->window_clamp = std::max(tp->window_clamp, std::min(tp->rcv_wnd, clamp));
+    }
+    tp->rcv_mss = static_cast<uint16_t>(seg.len < tp->advmss ? seg.len : tp->advmss);
+    if (seg.flags & TCPHDR_PSH) tp->ack_pending |= ICSK_ACK_PUSHED;
+  } else {
+    if (tp->ack_pending & ICSK_ACK_PUSHED) tp->ack_pending |= ICSK_ACK_PUSHED2;
+    tp->ack_pending |= ICSK_ACK_PUSHED;
+  }
   if (!tp->ack_ato_ms) {
     EnterQuickAck(tp, TCP_MAX_QUICKACKS);
     tp->ack_ato_ms = TCP_ATO_MIN_MS;
@@ -160,10 +190,12 @@ void TcpStack::DataQueueOfo(Tcb* tp, SegIn& seg, rte_mbuf* m) {
   }
   if (prev && !SeqAfter(s->end_seq, Seg(prev)->end_seq)) {  // covered by prev
     mib_.Inc(Mib::TcpExt_TCPOFOMerge);
+    DsackSet(tp, s->seq, s->end_seq);  // Linux tcp_data_queue_ofo: all the bits are present
     return;
   }
   if (cur && Seg(cur)->seq == s->seq && !SeqAfter(s->end_seq, Seg(cur)->end_seq)) {
     mib_.Inc(Mib::TcpExt_TCPOFOMerge);
+    DsackSet(tp, s->seq, s->end_seq);  // Linux tcp_data_queue_ofo: all the bits are present
     return;
   }
   // Remove later segments the new one fully covers.
@@ -179,8 +211,37 @@ void TcpStack::DataQueueOfo(Tcb* tp, SegIn& seg, rte_mbuf* m) {
   }
   tp->ooo_queue.InsertAfter(prev, m);
   tp->rmem_alloc += Truesize(m);
+  MemReconcile(tp);
   seg.m = nullptr;
   tp->newest_sack = SackBlock{s->seq, s->end_seq};
+}
+
+// Linux tcp_prune_ofo_queue: when in-order data finds the receive buffer
+// full of out-of-order data, drop out-of-order segments from the highest
+// sequence down (never ones below the incoming segment) until it fits.
+// Without this the segment that fills the hole is dropped forever and the
+// connection stalls. Returns whether anything was pruned.
+bool TcpStack::PruneOfoQueue(Tcb* tp, uint32_t in_seq, uint32_t need) {
+  mib_.Inc(Mib::TcpExt_PruneCalled);
+  bool pruned = false;
+  while (rte_mbuf* last = tp->ooo_queue.tail) {
+    if (SeqAfter(in_seq, Seg(last)->seq)) break;  // the incoming one would land last
+    if (pruned && tp->rmem_alloc + need <= tp->rcvbuf) break;
+    rte_mbuf* prev = nullptr;
+    for (rte_mbuf* x = tp->ooo_queue.head; x != last; x = Seg(x)->next) prev = x;
+    if (prev) Seg(prev)->next = nullptr;
+    else tp->ooo_queue.head = nullptr;
+    tp->ooo_queue.tail = prev;
+    tp->rmem_alloc -= Truesize(last);
+    rte_pktmbuf_free(last);
+    pruned = true;
+  }
+  if (pruned) {
+    mib_.Inc(Mib::TcpExt_OfoPruned);
+    tp->newest_sack = SackBlock{0, 0};  // tcp_sack_reset: the blocks changed
+    MemReconcile(tp);
+  }
+  return pruned;
 }
 
 // Linux tcp_ofo_queue: move now-in-order segments to the receive queue.
@@ -228,6 +289,7 @@ void TcpStack::DataQueue(Tcb* tp, SegIn& seg) {
 
   if (s->seq == tp->rcv_nxt || (SeqBefore(s->seq, tp->rcv_nxt) && SeqAfter(s->end_seq, tp->rcv_nxt))) {
     if (SeqBefore(s->seq, tp->rcv_nxt)) {  // partial: seq < rcv_nxt < end_seq
+      DsackSet(tp, s->seq, tp->rcv_nxt);  // Linux tcp_data_queue: D-SACK the old part
       const uint32_t trim = tp->rcv_nxt - s->seq;
       rte_pktmbuf_adj(m, static_cast<uint16_t>(trim > rte_pktmbuf_pkt_len(m) ? rte_pktmbuf_pkt_len(m) : trim));
       s->seq = tp->rcv_nxt;
@@ -239,17 +301,24 @@ void TcpStack::DataQueue(Tcb* tp, SegIn& seg) {
       tp->ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_NOW;
       return;
     }
+    // tcp_try_rmem_schedule: make room by pruning out-of-order data; an
+    // in-order segment is dropped only if the reader has data queued
+    // (otherwise it is taken regardless, sk_forced_mem_schedule).
     if (plen && tp->rmem_alloc + Truesize(m) > tp->rcvbuf) {
-      mib_.Inc(Mib::TcpExt_TCPRcvQDrop);
-      tp->ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_NOW;
-      return;
+      if (!tp->ooo_queue.empty()) PruneOfoQueue(tp, s->seq, Truesize(m));
+      if (tp->rmem_alloc + Truesize(m) > tp->rcvbuf && !tp->receive_queue.empty()) {
+        mib_.Inc(Mib::TcpExt_TCPRcvQDrop);
+        tp->ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_NOW;
+        return;
+      }
     }
     tp->rcv_nxt = s->end_seq;
     if (plen) {
       tp->receive_queue.PushBack(m);
       tp->rmem_alloc += Truesize(m);
+      MemReconcile(tp);  // sk_rmem_schedule
+      EventDataRecv(tp, seg);  // reads seg.m's truesize (tcp_measure_rcv_mss)
       seg.m = nullptr;
-      EventDataRecv(tp, seg);
     } else {
       tp->ack_pending |= ICSK_ACK_SCHED;
     }
@@ -263,6 +332,7 @@ void TcpStack::DataQueue(Tcb* tp, SegIn& seg) {
   }
   if (!SeqAfter(s->end_seq, tp->rcv_nxt)) {  // a retransmit of old data
     mib_.Inc(Mib::TcpExt_DelayedACKLost);
+    DsackSet(tp, s->seq, s->end_seq);  // Linux tcp_data_queue: D-SACK the duplicate
     EnterQuickAck(tp, TCP_MAX_QUICKACKS);
     tp->ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_NOW;
     return;

@@ -1,6 +1,7 @@
 // TCP input (Linux tcp_ipv4.c:tcp_v4_rcv, tcp_input.c:tcp_rcv_state_process,
 // tcp_rcv_synsent_state_process, tcp_validate_incoming, tcp_conn_request,
 // tcp_minisocks.c:tcp_check_req).
+#include <algorithm>
 #include <cerrno>
 
 #include <rte_mbuf.h>
@@ -10,6 +11,7 @@
 #include "net/ip_stack.h"
 #include "tcp/seq.h"
 #include "tcp/tcp_stack.h"
+#include "tcp/time_wait.h"
 
 namespace dpx::tcp {
 
@@ -41,6 +43,18 @@ bool TcpStack::ParseSegment(rte_mbuf* m, const Ipv4Rx& rx, SegIn* seg) {
   return true;
 }
 
+namespace {
+// Linux tcp_initialize_rcv_mss: a guess of the peer's MSS, low on purpose
+// (at most TCP_MSS_DEFAULT, at least TCP_MIN_MSS); tcp_measure_rcv_mss raises it.
+uint16_t InitialRcvMss(const Tcb* tp) {
+  uint32_t hint = tp->advmss < tp->mss_cache ? tp->advmss : tp->mss_cache;
+  if (hint > tp->rcv_wnd / 2) hint = tp->rcv_wnd / 2;
+  if (hint > kTcpMssDefault) hint = kTcpMssDefault;
+  if (hint < 88) hint = 88;
+  return static_cast<uint16_t>(hint);
+}
+}  // namespace
+
 // Linux tcp_v4_rcv.
 void TcpStack::Rcv(rte_mbuf* m, const Ipv4Rx& rx) {
   SegIn seg{};
@@ -62,10 +76,10 @@ void TcpStack::Rcv(rte_mbuf* m, const Ipv4Rx& rx) {
     return;
   }
   mib_.Inc(Mib::Tcp_InSegs);
+  dsack_tp_ = nullptr;  // a D-SACK block is sent by the segment that set it (immediate ACK)
 
   SockCommon* sc = table_.Lookup(seg.daddr, seg.th->dst_port, seg.saddr, seg.th->src_port);
   Tcb* tp = (sc && sc->kind == SockKind::kFull) ? reinterpret_cast<Tcb*>(sc) : nullptr;
-  // (issue 4: sc->kind == kTimeWait -> tcp_timewait_state_process)
   OptionParseContext ctx;
   ctx.syn = (seg.flags & TCPHDR_SYN) != 0;
   ctx.sysctl_timestamps = cfg_.sysctl.tcp_timestamps;
@@ -78,6 +92,14 @@ void TcpStack::Rcv(rte_mbuf* m, const Ipv4Rx& rx) {
   }
   ParseOptions(OptionsPtr(*seg.th), OptionsLen(*seg.th), ctx, &seg.opt);
 
+  // do_time_wait: tcp_timewait_state_process; a SYN it lets through goes on
+  // to the listener with seg.tw_isn (time_wait.cc).
+  if (sc && sc->kind == SockKind::kTimeWait &&
+      !TwRcv(*this, reinterpret_cast<TwSock*>(sc), seg)) {
+    rte_pktmbuf_free(m);
+    FlushEvents();
+    return;
+  }
   if (tp == nullptr) {
     Tcb* lsk = table_.LookupListener(seg.daddr, seg.th->dst_port);
     if (lsk != nullptr) ListenRcv(lsk, seg);
@@ -123,7 +145,8 @@ void TcpStack::ListenRcv(Tcb* lsk, SegIn& seg) {
 void TcpStack::ConnRequest(Tcb* lsk, SegIn& seg) {
   const TcpSysctls& sc = cfg_.sysctl;
   bool want_cookie = false;
-  if (sc.tcp_syncookies == 2 || lsk->lq->syn_qlen >= lsk->lq->max_ack_backlog) {
+  if ((sc.tcp_syncookies == 2 || lsk->lq->syn_qlen > lsk->lq->max_ack_backlog) && !seg.tw_isn) {
+    // Linux 6.18 inet_csk_reqsk_queue_is_full: queue length > backlog.
     // tcp_syn_flood_action
     if (sc.tcp_syncookies) {
       want_cookie = true;
@@ -185,7 +208,8 @@ void TcpStack::ConnRequest(Tcb* lsk, SegIn& seg) {
   tp->rx_opt.snd_wscale = opt.wscale_ok ? opt.snd_wscale : 0;
   tp->rx_opt.mss_clamp = opt.mss_clamp ? opt.mss_clamp : kTcpMssDefault;
   tp->tsoffset = opt.saw_tstamp ? isn_.TsOff(seg.daddr, seg.saddr) : 0;
-  tp->snd_una = isn_.Seq(seg.daddr, seg.saddr, seg.th->dst_port, seg.th->src_port, now_ns());
+  tp->snd_una = seg.tw_isn ? seg.tw_isn  // tcp_tw_isn from a TIME_WAIT mini-socket
+                           : isn_.Seq(seg.daddr, seg.saddr, seg.th->dst_port, seg.th->src_port, now_ns());
   tp->snd_nxt = tp->snd_una + 1;
   tp->write_seq = tp->snd_nxt;
   tp->snd_wnd = seg.window;  // unscaled in a SYN
@@ -193,13 +217,15 @@ void TcpStack::ConnRequest(Tcb* lsk, SegIn& seg) {
   tp->max_window = tp->snd_wnd;
   tp->advmss = static_cast<uint16_t>(ip_.mtu() - 40);
   if (tp->user_mss && tp->user_mss < tp->advmss) tp->advmss = tp->user_mss;
-  const InitialWindow iw = SelectInitialWindow(tp->rcvbuf / 2, tp->advmss, 0, opt.wscale_ok,
-                                               sc.tcp_rmem[2]);
+  // Linux tcp_openreq_init_rwin: rounded to the MSS less the timestamp option.
+  const InitialWindow iw = SelectInitialWindow(
+      tp->rcvbuf / 2, tp->advmss - (tp->rx_opt.tstamp_ok ? kTcpOlenTstampAligned : 0), 0,
+      opt.wscale_ok, sc.tcp_rmem[2]);
   tp->rcv_wnd = iw.rcv_wnd;
   tp->window_clamp = iw.window_clamp;
   tp->rx_opt.rcv_wscale = opt.wscale_ok ? iw.rcv_wscale : 0;
   SyncMss(tp);
-  tp->rcv_mss = tp->advmss < tp->mss_cache ? tp->advmss : tp->mss_cache;
+  tp->rcv_mss = InitialRcvMss(tp);  // Linux tcp_initialize_rcv_mss
   table_.Insert(&tp->c);
   tp->q_next = lsk->lq->syn_q;
   lsk->lq->syn_q = tp;
@@ -256,13 +282,14 @@ Tcb* TcpStack::CookieCheck(Tcb* lsk, SegIn& seg) {
   tp->rx_opt.mss_clamp = mss;
   tp->tsoffset = opt.saw_tstamp ? isn_.TsOff(seg.daddr, seg.saddr) : 0;
   tp->advmss = static_cast<uint16_t>(ip_.mtu() - 40);
-  const InitialWindow iw = SelectInitialWindow(tp->rcvbuf / 2, tp->advmss, 0, opt.wscale_ok,
+  // Linux cookie_v4_check: tcp_select_initial_window on req->mss (the cookie's), no TS allowance.
+  const InitialWindow iw = SelectInitialWindow(tp->rcvbuf / 2, mss, 0, opt.wscale_ok,
                                                cfg_.sysctl.tcp_rmem[2]);
   tp->rcv_wnd = iw.rcv_wnd;
   tp->window_clamp = iw.window_clamp;
   tp->rx_opt.rcv_wscale = opt.wscale_ok ? iw.rcv_wscale : 0;
   SyncMss(tp);
-  tp->rcv_mss = tp->advmss < tp->mss_cache ? tp->advmss : tp->mss_cache;
+  tp->rcv_mss = InitialRcvMss(tp);  // Linux tcp_initialize_rcv_mss
   table_.Insert(&tp->c);
   EstablishChild(tp, seg);
   // The ACK may carry data: process it on the new socket.
@@ -321,6 +348,12 @@ void TcpStack::InitTransfer(Tcb* tp) {
     if (want > cfg_.sysctl.tcp_wmem[2]) want = cfg_.sysctl.tcp_wmem[2];
     if (want > tp->sndbuf) tp->sndbuf = want;
   }
+  // Linux tcp_init_buffer_space (tcp_app_win = 31): the clamp, and with it
+  // rcv_ssthresh, is the full space less one segment.
+  const uint32_t maxwin = tp->rcvbuf / 2;  // tcp_full_space
+  if (tp->window_clamp >= maxwin) tp->window_clamp = maxwin;
+  if (tp->window_clamp > 2u * tp->advmss && tp->window_clamp + tp->advmss > maxwin)
+    tp->window_clamp = std::max<uint32_t>(2u * tp->advmss, maxwin - tp->advmss);
   tp->snd_sml = tp->snd_nxt;
   tp->lrcvtime = now_ms();
   if (tp->flag(SOCK_KEEPOPEN)) ResetKeepalive(tp, uint64_t{KeepaliveTimeS(tp)} * 1000);
@@ -372,13 +405,14 @@ int TcpStack::SynSentRcv(Tcb* tp, SegIn& seg) {
       tp->rx_opt.tstamp_ok = 1;
       tp->rx_opt.ts_recent = opt.rcv_tsval;
       tp->rx_opt.ts_recent_stamp = now_sec();
+      tp->advmss = static_cast<uint16_t>(tp->advmss - kTcpOlenTstampAligned);  // tcp_rcv_synsent_state_process
     } else {
       tp->rx_opt.tstamp_ok = 0;
     }
     tp->rx_opt.sack_ok = opt.sack_ok && cfg_.sysctl.tcp_sack;
     tp->rx_opt.mss_clamp = opt.mss_clamp ? opt.mss_clamp : kTcpMssDefault;
     SyncMss(tp);
-    tp->rcv_mss = tp->advmss < tp->mss_cache ? tp->advmss : tp->mss_cache;
+    tp->rcv_mss = InitialRcvMss(tp);  // Linux tcp_initialize_rcv_mss
     // RTT from the SYN (tcp_ack_update_rtt via tcp_synack_rtt_meas).
     if (tp->rx_opt.tstamp_ok && opt.rcv_tsecr) {
       tp->rtt.Sample((TsNow(tp) - opt.rcv_tsecr) * 1000, tp->snd_una, tp->snd_nxt);
@@ -468,7 +502,15 @@ bool TcpStack::ValidateIncoming(Tcb* tp, SegIn& seg) {
   if (old || beyond) {
     if (!(seg.flags & TCPHDR_RST)) {
       if (seg.flags & TCPHDR_SYN) goto syn_challenge;
-      if (!OowRateLimited(tp, seg, Mib::TcpExt_TCPACKSkippedSeq)) SendAck(tp);
+      if (!OowRateLimited(tp, seg, Mib::TcpExt_TCPACKSkippedSeq)) {
+        // Linux tcp_send_dupack: old data is D-SACKed.
+        if (seg.len && SeqBefore(seg.seq, tp->rcv_nxt)) {
+          mib_.Inc(Mib::TcpExt_DelayedACKLost);
+          EnterQuickAck(tp, 16);
+          DsackSet(tp, seg.seq, SeqAfter(seg.end_seq, tp->rcv_nxt) ? tp->rcv_nxt : seg.end_seq);
+        }
+        SendAck(tp);
+      }
     }
     return false;
   }
@@ -482,6 +524,8 @@ bool TcpStack::ValidateIncoming(Tcb* tp, SegIn& seg) {
   }
   if (seg.flags & TCPHDR_SYN) {
   syn_challenge:
+    // Linux tcp_validate_incoming: syn_inerr (from tcp_rcv_established) counts InErrs.
+    if (tp->state() == TCP_ESTABLISHED) mib_.Inc(Mib::Tcp_InErrs);
     mib_.Inc(Mib::TcpExt_TCPSYNChallenge);
     SendChallengeAck(tp, seg);
     return false;
@@ -548,30 +592,36 @@ int TcpStack::StateProcess(Tcb* tp, SegIn& seg) {
       SetState(tp, TCP_FIN_WAIT2);
       tp->sk_shutdown |= SEND_SHUTDOWN;
       if (!tp->flag(SOCK_DEAD)) {
-        PostEvent(tp, kEvOut);  // wakes a lingering close
+        PostEvent(tp, kEvOut);  // sk_state_change: wakes a lingering close (SetState queued it)
         break;
       }
-      // Orphan in FIN_WAIT2 (issue 4: tcp_time_wait(FIN_WAIT2) mini-socket).
+      // An orphan reaches FIN_WAIT2 (tcp_rcv_state_process, close-semantics §9).
       if (tp->linger2 < 0) {
         Done(tp);
         mib_.Inc(Mib::TcpExt_TCPAbortOnData);
-        return 1;
+        return 1;  // SKB_DROP_REASON_TCP_ABORT_ON_DATA: tcp_v4_send_reset
       }
-      if (SeqAfter(seg.end_seq - ((seg.flags & TCPHDR_FIN) ? 1 : 0), tp->rcv_nxt) && seg.len) {
-        Done(tp);
+      if (seg.end_seq != seg.seq &&
+          SeqAfter(seg.end_seq - ((seg.flags & TCPHDR_FIN) ? 1 : 0), tp->rcv_nxt)) {
+        Done(tp);  // out-of-order data or FIN after close()
         mib_.Inc(Mib::TcpExt_TCPAbortOnData);
         return 1;
       }
-      ResetKeepalive(tp, tp->linger2 > 0 ? static_cast<uint64_t>(tp->linger2)
-                                         : uint64_t{cfg_.sysctl.tcp_fin_timeout} * 1000);
+      {
+        const uint32_t tmo = FinTimeMs(tp);  // tcp_fin_time
+        if (tmo > 60'000) {
+          ResetKeepalive(tp, tmo - 60'000);
+        } else if (seg.flags & TCPHDR_FIN) {
+          ResetKeepalive(tp, tmo);  // the FIN is processed below (tcp_fin)
+        } else {
+          TimeWait(tp, TCP_FIN_WAIT2, tmo);
+          return 0;  // consumed; tp may be gone
+        }
+      }
       break;
     case TCP_CLOSING:
       if (tp->snd_una == tp->write_seq) {
-        // issue 4: tcp_time_wait(TIME_WAIT) -> mini-socket. For now the full
-        // socket waits TCP_TIMEWAIT_LEN on its keepalive timer.
-        SetState(tp, TCP_TIME_WAIT);
-        ClearXmitTimer(tp);
-        ResetKeepalive(tp, 60'000);
+        TimeWait(tp, TCP_TIME_WAIT, 0);  // tcp_time_wait: the full socket is done
         return 0;
       }
       break;
@@ -594,7 +644,9 @@ int TcpStack::StateProcess(Tcb* tp, SegIn& seg) {
       [[fallthrough]];
     case TCP_FIN_WAIT1:
     case TCP_FIN_WAIT2:
-      if ((tp->sk_shutdown & RCV_SHUTDOWN) && tp->flag(SOCK_DEAD) && seg.len &&
+      // RFC 1122: data after the receive side is shut (always after
+      // close(); also after shutdown(SHUT_RD)) resets the connection.
+      if ((tp->sk_shutdown & RCV_SHUTDOWN) && seg.end_seq != seg.seq &&
           SeqAfter(seg.end_seq - ((seg.flags & TCPHDR_FIN) ? 1 : 0), tp->rcv_nxt)) {
         mib_.Inc(Mib::TcpExt_TCPAbortOnData);
         Reset(tp);
@@ -634,10 +686,7 @@ void TcpStack::Fin(Tcb* tp) {
       break;
     case TCP_FIN_WAIT2:
       SendAck(tp);
-      // issue 4: tcp_time_wait(TIME_WAIT, 0) -> mini-socket.
-      SetState(tp, TCP_TIME_WAIT);
-      ClearXmitTimer(tp);
-      ResetKeepalive(tp, 60'000);
+      TimeWait(tp, TCP_TIME_WAIT, 0);  // tcp_time_wait: tp is CLOSE now
       break;
     default:
       break;

@@ -73,8 +73,17 @@ OutOptions TcpStack::EstablishedOptions(Tcb* tp) {
     o.tsval = TsNow(tp);
     o.tsecr = tp->rx_opt.ts_recent;
   }
-  if (tp->rx_opt.sack_ok && !tp->ooo_queue.empty()) {
-    o.num_sack_blocks = BuildSackBlocks(tp, sack_scratch_);
+  const bool dsack = dsack_tp_ == tp;
+  if (tp->rx_opt.sack_ok && (dsack || !tp->ooo_queue.empty())) {
+    // Linux tcp_established_options: a pending D-SACK block goes first.
+    uint8_t n = 0;
+    if (dsack) sack_scratch_[n++] = dsack_;
+    if (!tp->ooo_queue.empty()) {
+      SackBlock ofo[TCP_NUM_SACKS];
+      const uint8_t k = BuildSackBlocks(tp, ofo);
+      for (uint8_t i = 0; i < k && n < TCP_NUM_SACKS; ++i) sack_scratch_[n++] = ofo[i];
+    }
+    o.num_sack_blocks = n;
     o.sack_blocks = sack_scratch_;
   }
   return o;
@@ -89,16 +98,83 @@ void AckSent(TcpStack* st, Tcb* tp) {
 }
 }  // namespace
 
-// Sends one queued segment (payload-only mbuf with SegMeta).
+// Linux tcp_current_mss: the payload that fits in this segment given the
+// options it will carry now (SACK blocks cost beyond the TS that mss_cache
+// already accounts for).
+uint32_t TcpStack::CurrentMss(Tcb* tp, const OutOptions& o) const {
+  const uint32_t base = tp->rx_opt.tstamp_ok ? kTcpOlenTstampAligned : 0;
+  const uint32_t opts = static_cast<uint32_t>(OptionsSize(o));
+  const uint32_t mss = tp->mss_cache;
+  return opts > base && mss > opts - base + 48 ? mss - (opts - base) : mss;
+}
+
+namespace {
+// Cuts a (possibly chained) mbuf to its first `keep` bytes, freeing the
+// mbufs past the cut.
+void TruncateChain(rte_mbuf* m, uint32_t keep) {
+  m->pkt_len = keep;
+  rte_mbuf* seg = m;
+  uint32_t left = keep;
+  while (left > seg->data_len) {
+    left -= seg->data_len;
+    seg = seg->next;
+  }
+  seg->data_len = static_cast<uint16_t>(left);
+  if (seg->next != nullptr) {
+    rte_pktmbuf_free(seg->next);
+    seg->next = nullptr;
+  }
+  uint16_t n = 0;
+  for (rte_mbuf* x = m; x != nullptr; x = x->next) ++n;
+  m->nb_segs = n;
+}
+}  // namespace
+
+// Linux tcp_fragment: splits queued segment `m` of queue `q` after `keep`
+// payload bytes; the tail gets FIN/PSH and is linked right after `m`.
+// Returns false (m unchanged) if no mbuf is free.
+bool TcpStack::FragmentSeg(Tcb* tp, MbufQueue& q, rte_mbuf* m, uint32_t keep) {
+  const uint32_t len = rte_pktmbuf_pkt_len(m);
+  rte_mbuf* tail = rte_pktmbuf_alloc(ip_.pool());
+  if (tail == nullptr) return false;
+  const uint32_t tail_len = len - keep;
+  char* dst = rte_pktmbuf_append(tail, static_cast<uint16_t>(tail_len));
+  if (dst == nullptr) {
+    rte_pktmbuf_free(tail);
+    return false;
+  }
+  const void* src = rte_pktmbuf_read(m, keep, tail_len, dst);
+  if (src != dst) memcpy(dst, src, tail_len);
+  TruncateChain(m, keep);
+  SegMeta* s = Seg(m);
+  SegMeta* t = Seg(tail);
+  *t = *s;
+  t->seq = s->seq + keep;
+  s->end_seq = t->seq;
+  s->tcp_flags = static_cast<uint8_t>(s->tcp_flags & ~(TCPHDR_FIN | TCPHDR_PSH));
+  q.InsertAfter(m, tail);
+  tp->wmem_queued += tail->buf_len + 128;
+  return true;
+}
+
+// Sends one queued segment (payload-only mbuf with SegMeta). A segment in
+// the rtx queue longer than the current MSS is split first, like Linux
+// tcp_retransmit_skb; the new piece counts in packets_out.
 bool TcpStack::TransmitSeg(Tcb* tp, rte_mbuf* m, bool retrans) {
+  OutOptions o = EstablishedOptions(tp);
+  if (retrans) {
+    const uint32_t cur_mss = CurrentMss(tp, o);
+    if (rte_pktmbuf_pkt_len(m) > cur_mss && FragmentSeg(tp, tp->rtx_queue, m, cur_mss))
+      ++tp->packets_out;
+  }
   SegMeta* s = Seg(m);
   uint8_t flags = static_cast<uint8_t>(TCPHDR_ACK | (s->tcp_flags & (TCPHDR_PSH | TCPHDR_FIN)));
   const uint32_t len = rte_pktmbuf_pkt_len(m);
-  OutOptions o = EstablishedOptions(tp);
   const uint16_t win = static_cast<uint16_t>(SelectWindow(tp));
   const bool ok = SendRaw(tp->c.saddr, tp->c.daddr, tp->c.sport, tp->c.dport, s->seq,
                           tp->rcv_nxt, flags, win, &o, m, 0, len);
   AckSent(this, tp);
+  if (dsack_tp_ == tp) dsack_tp_ = nullptr;  // Linux tcp_options_write clears rx_opt.dsack
   s->tx_ms = now_ms();
   tp->lsndtime = s->tx_ms;
   if (retrans) {
@@ -111,10 +187,12 @@ bool TcpStack::TransmitSeg(Tcb* tp, rte_mbuf* m, bool retrans) {
 bool TcpStack::RetransmitHead(Tcb* tp, Mib reason) {
   rte_mbuf* m = tp->rtx_queue.head;
   if (m == nullptr) return false;
-  if (tp->retrans_stamp == 0) tp->retrans_stamp = Seg(m)->tx_ms ? Seg(m)->tx_ms : now_ms();
   if (reason != Mib::kCount) mib_.Inc(reason);
   ++tp->retrans_out;
-  return TransmitSeg(tp, m, true);
+  const bool ok = TransmitSeg(tp, m, true);
+  // Linux tcp_retransmit_skb: retrans_stamp is the retransmission's own time.
+  if (tp->retrans_stamp == 0) tp->retrans_stamp = Seg(m)->tx_ms;
+  return ok;
 }
 
 uint32_t TcpStack::PacketsInFlight(const Tcb* tp) const {
@@ -153,6 +231,11 @@ void TcpStack::WriteXmit(Tcb* tp, bool nagle_off) {
   bool window_limited = false;
   while (rte_mbuf* m = tp->write_queue.head) {
     SegMeta* s = Seg(m);
+    if (tp->rx_opt.sack_ok && !tp->ooo_queue.empty()) {
+      // SACK blocks ride on this segment: cut it to what fits (tso_fragment).
+      const uint32_t cur_mss = CurrentMss(tp, EstablishedOptions(tp));
+      if (rte_pktmbuf_pkt_len(m) > cur_mss) FragmentSeg(tp, tp->write_queue, m, cur_mss);
+    }
     const uint32_t len = rte_pktmbuf_pkt_len(m);
     if (PacketsInFlight(tp) >= tp->cc.snd_cwnd) {
       tp->cc.is_cwnd_limited = true;
@@ -192,6 +275,7 @@ void TcpStack::SendAck(Tcb* tp) {
   SendRaw(tp->c.saddr, tp->c.daddr, tp->c.sport, tp->c.dport, seq, tp->rcv_nxt, TCPHDR_ACK, win,
           &o, nullptr, 0, 0);
   AckSent(this, tp);
+  if (dsack_tp_ == tp) dsack_tp_ = nullptr;  // Linux tcp_options_write clears rx_opt.dsack
 }
 
 void TcpStack::SendSyn(Tcb* tp) {
@@ -244,8 +328,10 @@ void TcpStack::SendSynAckCookie(Tcb* lsk, const SegIn& seg, uint32_t isn, uint16
       o.ws = SelectInitialWindow(lsk->rcvbuf / 2, o.mss, 0, true, cfg_.sysctl.tcp_rmem[2]).rcv_wscale;
     }
   }
-  const InitialWindow iw =
-      SelectInitialWindow(lsk->rcvbuf / 2, o.mss, 0, o.wscale, cfg_.sysctl.tcp_rmem[2]);
+  // Linux tcp_openreq_init_rwin (run for a cookie request too): MSS less the TS option.
+  const InitialWindow iw = SelectInitialWindow(
+      lsk->rcvbuf / 2, o.mss - (o.timestamps ? kTcpOlenTstampAligned : 0), 0, o.wscale,
+      cfg_.sysctl.tcp_rmem[2]);
   const uint16_t win = static_cast<uint16_t>(iw.rcv_wnd > 65535 ? 65535 : iw.rcv_wnd);
   SendRaw(seg.daddr, seg.saddr, seg.th->dst_port, seg.th->src_port, isn, seg.seq + 1,
           TCPHDR_SYN | TCPHDR_ACK, win, &o, nullptr, 0, 0);
@@ -262,13 +348,24 @@ void TcpStack::SendActiveReset(Tcb* tp) {
           TCPHDR_RST | TCPHDR_ACK, win, &o, nullptr, 0, 0);
 }
 
-// Linux tcp_send_fin (no memory-pressure branch yet: issue 4).
+// Linux tcp_send_fin: FIN on the unsent tail (one segment on the wire);
+// else, under memory pressure with data in flight, FIN on the last sent
+// segment with snd_nxt advanced and nothing sent (it goes out with that
+// segment's retransmission); else a new FIN segment. Then push with Nagle
+// off (a FIN passes Nagle and cork, not cwnd or the peer's window).
 void TcpStack::SendFin(Tcb* tp) {
   rte_mbuf* tail = tp->write_queue.tail;
   if (tail != nullptr) {
     Seg(tail)->tcp_flags |= TCPHDR_FIN;
     ++Seg(tail)->end_seq;
     ++tp->write_seq;
+  } else if (UnderMemoryPressure() && tp->rtx_queue.tail != nullptr) {
+    rte_mbuf* last = tp->rtx_queue.tail;  // tcp_rtx_queue_tail
+    Seg(last)->tcp_flags |= TCPHDR_FIN;
+    ++Seg(last)->end_seq;
+    ++tp->write_seq;
+    ++tp->snd_nxt;
+    return;
   } else {
     rte_mbuf* m = rte_pktmbuf_alloc(ip_.pool());
     if (m == nullptr) return;  // Linux gives up silently too
@@ -279,6 +376,8 @@ void TcpStack::SendFin(Tcb* tp) {
     s->tcp_flags = TCPHDR_FIN;
     ++tp->write_seq;
     tp->write_queue.PushBack(m);
+    tp->wmem_queued += m->buf_len + 128;  // sk_forced_mem_schedule + tcp_queue_skb
+    MemReconcile(tp);
   }
   WriteXmit(tp, /*nagle_off=*/true);
 }
@@ -291,6 +390,7 @@ void TcpStack::SendProbe(Tcb* tp, Mib mib) {
   SendRaw(tp->c.saddr, tp->c.daddr, tp->c.sport, tp->c.dport, tp->snd_una - 1, tp->rcv_nxt,
           TCPHDR_ACK, win, &o, nullptr, 0, 0);
   AckSent(this, tp);
+  if (dsack_tp_ == tp) dsack_tp_ = nullptr;  // Linux tcp_options_write clears rx_opt.dsack
   mib_.Inc(mib);
 }
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/reactor.h"
 #include "net/ip_stack.h"
+#include "tcp/time_wait.h"
 
 namespace dpx::tcp {
 
@@ -46,6 +47,12 @@ TcpStack::TcpStack(Reactor& reactor, IpStack& ip, const TcpStackConfig& cfg)
                                : SynCookies::Random()),
       bind_count_(65536, 0) {
   if (!RegisterSegMetaDynfield()) DPX_LOG_ERROR("tcp: cannot register the mbuf dynfield");
+  if (cfg_.shared != nullptr) {
+    shared_ = cfg_.shared;
+  } else {
+    own_shared_ = std::make_unique<TcpShared>();
+    shared_ = own_shared_.get();
+  }
   default_cc_ = FindCongestionOps(cfg_.sysctl.tcp_congestion_control);
   if (default_cc_ == nullptr) default_cc_ = &DefaultCongestionOps();
   next_ephemeral_ = static_cast<uint32_t>(SeedOf(cfg, 2));
@@ -53,11 +60,13 @@ TcpStack::TcpStack(Reactor& reactor, IpStack& ip, const TcpStackConfig& cfg)
   w.SetHandler(timer_kind(0), &TcpStack::OnRetransmitTimer, this);
   w.SetHandler(timer_kind(1), &TcpStack::OnDelackTimer, this);
   w.SetHandler(timer_kind(2), &TcpStack::OnKeepaliveTimer, this);
+  TwInit(*this);  // timer_kind(3): TIME_WAIT (time_wait.cc)
   ip_.RegisterProtocol(kIpProtoTcp, [this](rte_mbuf* m, const Ipv4Rx& rx) { Rcv(m, rx); });
 }
 
 TcpStack::~TcpStack() {
   ip_.RegisterProtocol(kIpProtoTcp, nullptr);
+  TwDestroyAll(*this);  // TIME_WAIT mini-sockets: timers off the wheel, tw count back
   // Free every socket still hashed (the pool frees its chunks; mbufs and
   // timers must be released here).
   std::vector<Tcb*> all;
@@ -114,21 +123,34 @@ void TcpStack::FreeTcb(Tcb* tp) {
   tp->rtx_queue.Purge();
   tp->receive_queue.Purge();
   tp->ooo_queue.Purge();
-  if (tp->flag(SOCK_DEAD) && orphans_ > 0) --orphans_;
+  // inet_csk_destroy_sock: the orphan count drops when the socket goes
+  // (in ScheduleFree for sockets freed through the free list).
+  if (tp->flag(SOCK_DEAD) && !tp->flag(SOCK_ON_FREEQ)) shared_->core[cfg_.core_index].orphans.fetch_sub(1, std::memory_order_relaxed);
+  tp->wmem_queued = tp->rmem_alloc = 0;
+  MemUncharge(tp);
   delete tp->lq;
   tp->lq = nullptr;
   pool_.Delete(tp);
 }
 
-// Linux tcp_set_state: counters, and unhash on CLOSE.
+// Linux tcp_set_state: counters, and unhash on CLOSE (the port stays bound
+// when bind() chose it: SOCK_BINDPORT_LOCK).
 void TcpStack::SetState(Tcb* tp, TcpState st) {
   const TcpState old = tp->state();
   if (st == TCP_ESTABLISHED && old != TCP_ESTABLISHED) mib_.Inc(Mib::Tcp_CurrEstab);
+  if (st == TCP_CLOSE_WAIT && old == TCP_SYN_RECV) mib_.Inc(Mib::Tcp_CurrEstab);
   if (st == TCP_CLOSE) {
     if (old == TCP_CLOSE_WAIT || old == TCP_ESTABLISHED) mib_.Inc(Mib::Tcp_EstabResets);
     if (tp->c.hashed == 1) table_.Remove(&tp->c);
     if (tp->c.hashed == 2) table_.RemoveListener(tp);
-    PutPort(tp);
+    if (!tp->flag(SOCK_BINDPORT_LOCK)) PutPort(tp);
+  }
+  // A lingering close() wakes once the state leaves FIN_WAIT1/CLOSING/LAST_ACK
+  // (sk_stream_wait_close; finished after this event in FlushEvents).
+  if (tp->flag(SOCK_LINGER_WAIT) &&
+      !TcpStateIn(st, TCPF_FIN_WAIT1 | TCPF_CLOSING | TCPF_LAST_ACK)) {
+    tp->clear_flag(SOCK_LINGER_WAIT);
+    linger_done_.push_back(tp);
   }
   if ((old == TCP_ESTABLISHED || old == TCP_CLOSE_WAIT) && st != TCP_ESTABLISHED &&
       st != TCP_CLOSE_WAIT)
@@ -172,6 +194,7 @@ void TcpStack::Reset(Tcb* tp) {
   }
   tp->write_queue.Purge();
   tp->wmem_queued = 0;
+  MemReconcile(tp);
   PostEvent(tp, kEvErr);
   Done(tp);
 }
@@ -184,65 +207,7 @@ void TcpStack::WriteErr(Tcb* tp) {
   mib_.Inc(Mib::TcpExt_TCPAbortOnTimeout);
 }
 
-// Linux tcp_disconnect (the parts issue 3 needs; issue 4 completes it).
-void TcpStack::Disconnect(Tcb* tp) {
-  const TcpState old = tp->state();
-  if (old == TCP_LISTEN) ListenStop(tp);
-  const bool need_reset = TcpStateIn(old, TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 |
-                                              TCPF_FIN_WAIT2 | TCPF_SYN_RECV);
-  if (need_reset) {
-    SendActiveReset(tp);
-    tp->sk_err = ECONNRESET;
-  } else if ((old == TCP_CLOSING || old == TCP_LAST_ACK) && tp->snd_nxt != tp->write_seq) {
-    SendActiveReset(tp);
-  } else if (old == TCP_SYN_SENT) {
-    tp->sk_err = ECONNRESET;
-  }
-  SetState(tp, TCP_CLOSE);
-  ClearXmitTimer(tp);
-  reactor_.timers().Cancel(&tp->delack_timer);
-  reactor_.timers().Cancel(&tp->keepalive_timer);
-  tp->write_queue.Purge();
-  tp->rtx_queue.Purge();
-  tp->receive_queue.Purge();
-  tp->ooo_queue.Purge();
-  tp->wmem_queued = tp->rmem_alloc = 0;
-  tp->packets_out = tp->retrans_out = 0;
-  tp->write_seq += tp->max_window + 2;
-  if (tp->write_seq == 0) tp->write_seq = 1;
-}
-
-void TcpStack::Orphan(Tcb* tp) {
-  if (tp->flag(SOCK_DEAD)) return;
-  tp->set_flag(SOCK_DEAD);
-  tp->callback = nullptr;
-  ++orphans_;
-}
-
-// inet_csk_listen_stop, basic: accept-queue children are disconnected
-// (RST where tcp_need_reset says so) and destroyed; SYN_RECV children are
-// dropped silently.
-void TcpStack::ListenStop(Tcb* lsk) {
-  ListenQueue* lq = lsk->lq;
-  if (lq == nullptr) return;
-  while (Tcb* child = lq->accept_q) {
-    lq->accept_q = child->q_next;
-    child->clear_flag(SOCK_IN_ACCEPTQ);
-    child->parent = nullptr;
-    Disconnect(child);
-    Orphan(child);
-    ScheduleFree(child);
-  }
-  lq->accept_q_tail = nullptr;
-  lq->ack_backlog = 0;
-  while (Tcb* child = lq->syn_q) {
-    lq->syn_q = child->q_next;
-    child->parent = nullptr;
-    SetState(child, TCP_CLOSE);
-    ScheduleFree(child);
-  }
-  lq->syn_qlen = 0;
-}
+// tcp_disconnect, sock_orphan and inet_csk_listen_stop live in close.cc.
 
 // ---------------------------------------------------------------- events
 
@@ -256,6 +221,8 @@ void TcpStack::PostEvent(Tcb* tp, uint32_t ev) {
 
 void TcpStack::ScheduleFree(Tcb* tp) {
   if (tp->flag(SOCK_ON_FREEQ)) return;
+  if (tp->flag(SOCK_DEAD))  // inet_csk_destroy_sock: orphan count -1
+    shared_->core[cfg_.core_index].orphans.fetch_sub(1, std::memory_order_relaxed);
   tp->set_flag(SOCK_ON_FREEQ);
   ClearXmitTimer(tp);
   reactor_.timers().Cancel(&tp->delack_timer);
@@ -270,7 +237,12 @@ void TcpStack::ScheduleFree(Tcb* tp) {
 void TcpStack::FlushEvents() {
   if (flushing_) return;
   flushing_ = true;
-  while (!evq_.empty() || !freeq_.empty()) {
+  while (!evq_.empty() || !freeq_.empty() || !linger_done_.empty()) {
+    while (!linger_done_.empty()) {  // lingering close() returns (close.cc)
+      std::vector<Tcb*> done;
+      done.swap(linger_done_);
+      for (Tcb* tp : done) CloseFinish(tp, true);
+    }
     while (!evq_.empty()) {
       std::vector<Tcb*> batch;
       batch.swap(evq_);
@@ -325,7 +297,13 @@ void TcpStack::PutPort(Tcb* tp) {
 // is free. The socket is hashed on success.
 int TcpStack::ConnectPort(Tcb* tp) {
   if (tp->c.sport != 0) {
-    if (table_.Lookup(tp->c.saddr, tp->c.sport, tp->c.daddr, tp->c.dport)) return -EADDRNOTAVAIL;
+    // __inet_check_established with twp == NULL: a TIME_WAIT holder may be
+    // taken over (tcp_twsk_unique, sysctl and delay ignored).
+    if (SockCommon* s = table_.Lookup(tp->c.saddr, tp->c.sport, tp->c.daddr, tp->c.dport)) {
+      if (s->kind != SockKind::kTimeWait ||
+          !TwUnique(*this, tp, reinterpret_cast<TwSock*>(s), /*bound_port=*/true))
+        return -EADDRNOTAVAIL;
+    }
     table_.Insert(&tp->c);
     return 0;
   }
@@ -336,7 +314,12 @@ int TcpStack::ConnectPort(Tcb* tp) {
     const uint16_t p = static_cast<uint16_t>(lo + ((off + i) % n));
     if (bind_count_[p] != 0) continue;
     const uint16_t be = rte_cpu_to_be_16(p);
-    if (table_.Lookup(tp->c.saddr, be, tp->c.daddr, tp->c.dport)) continue;
+    if (SockCommon* s = table_.Lookup(tp->c.saddr, be, tp->c.daddr, tp->c.dport)) {
+      // A TIME_WAIT holder under tcp_tw_reuse rules (tcp_twsk_unique).
+      if (s->kind != SockKind::kTimeWait ||
+          !TwUnique(*this, tp, reinterpret_cast<TwSock*>(s), /*bound_port=*/false))
+        continue;
+    }
     tp->c.sport = be;
     table_.Insert(&tp->c);
     next_ephemeral_ = off + i + 2;

@@ -11,10 +11,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/counters.h"
+#include "core/log.h"
 #include "core/object_pool.h"
 #include "core/timer_kinds.h"
 #include "net/ipv4.h"
@@ -35,6 +37,11 @@ class Reactor;
 }  // namespace dpx
 
 namespace dpx::tcp {
+
+// icsk_ack.pending bits set by tcp_measure_rcv_mss, read by tcp_cleanup_rbuf
+// (Linux values; SCHED, TIMER and NOW are in tcb.h).
+inline constexpr uint8_t ICSK_ACK_PUSHED = 4;
+inline constexpr uint8_t ICSK_ACK_PUSHED2 = 16;
 
 // net.ipv4.tcp_* with Linux names and defaults (Linux 6.18 on a 24 GiB
 // machine where a default depends on memory).
@@ -72,7 +79,7 @@ struct TcpSysctls {
 struct TcpStackConfig {
   size_t ehash_buckets = 65536;
   size_t max_sockets = 0;         // 0 = unlimited
-  uint16_t timer_kind_base = timer_kind::kTcpFirst;  // uses base..base+2 (core/timer_kinds.h)
+  uint16_t timer_kind_base = timer_kind::kTcpFirst;  // uses base..base+3 (core/timer_kinds.h; +3 TIME_WAIT)
   uint64_t secret_seed = 0;       // 0: random secrets; else deterministic (tests)
   // Cross-core counts and limits; nullptr: the stack keeps a private one
   // (a single-core stack, tests). Every core of an appliance shares one.
@@ -92,6 +99,7 @@ struct SegIn {
   uint16_t window;   // raw header field
   uint8_t flags;
   ParsedOptions opt;
+  uint32_t tw_isn = 0;  // TCP_SKB_CB(skb)->tcp_tw_isn: a SYN a TIME_WAIT mini-socket let through
 };
 
 class TcpStack {
@@ -108,7 +116,11 @@ class TcpStack {
   const TcpStackConfig& config() const { return cfg_; }
   ConnTable& table() { return table_; }
   size_t sockets_in_use() const { return pool_.in_use(); }
-  uint32_t orphan_count() const { return orphans_; }
+  // This core's orphans (its slot of tcp_orphan_count).
+  uint32_t orphan_count() const {
+    return static_cast<uint32_t>(shared_->core[cfg_.core_index].orphans.load(std::memory_order_relaxed));
+  }
+  TcpShared& shared() { return *shared_; }
 
   // Clocks: ms (jiffies at HZ=1000), s, and the TCP timestamp clock (ms).
   uint64_t now_ns() const;
@@ -126,15 +138,36 @@ class TcpStack {
   void Done(Tcb* tp);                   // tcp_done
   void Reset(Tcb* tp);                  // tcp_reset: error from the peer's RST
   void WriteErr(Tcb* tp);               // tcp_write_err
-  void Disconnect(Tcb* tp);             // tcp_disconnect (basic)
-  void Orphan(Tcb* tp);                 // sock_orphan + orphan count
+  void Disconnect(Tcb* tp);             // tcp_disconnect (close.cc)
+  void Orphan(Tcb* tp);                 // sock_orphan + orphan count (close.cc)
   void PostEvent(Tcb* tp, uint32_t ev);
   void FlushEvents();                   // delivers events, then frees
   void ScheduleFree(Tcb* tp);
   int GetPort(Tcb* tp, uint16_t want_port);  // bind: 0 or -EADDRINUSE
   void PutPort(Tcb* tp);
   int ConnectPort(Tcb* tp);                   // ephemeral port + hash
-  void ListenStop(Tcb* listener);             // inet_csk_listen_stop (basic)
+  void ListenStop(Tcb* listener);             // inet_csk_listen_stop
+  void TimeWait(Tcb* tp, TcpState substate, uint32_t timeo_ms);  // tcp_time_wait (time_wait.cc)
+
+  // close path (close.cc)
+  int Close(Tcb* sk, bool exiting);        // inet_release + __tcp_close
+  int Shutdown(Tcb* sk, int how);          // inet_shutdown + tcp_shutdown
+  bool CloseState(Tcb* sk);                // tcp_close_state
+  void CloseFinish(Tcb* sk, bool notify);  // __tcp_close from adjudge_to_death
+  void DestroySock(Tcb* sk);               // inet_csk_destroy_sock
+  uint32_t FinTimeMs(const Tcb* tp) const; // tcp_fin_time
+  bool TooManyOrphans(int shift);          // tcp_too_many_orphans
+  bool OutOfMemory(const Tcb* tp) const;   // tcp_out_of_memory
+  bool CheckOom(Tcb* tp, int shift);       // tcp_check_oom
+  bool OutOfResources(Tcb* tp, bool do_reset);  // tcp_out_of_resources
+  uint8_t OrphanRetries(const Tcb* tp, bool alive) const;  // tcp_orphan_retries
+  void MaybeRefreshOrphanCache();          // tcp_orphan_update, lazily every 100 ms
+  // memory accounting (tcp_memory.cc)
+  void MemReconcile(Tcb* tp);              // charge/uncharge pages for wmem_queued + rmem_alloc
+  void MemUncharge(Tcb* tp);               // all of tp's pages (socket destroyed)
+  bool UnderMemoryPressure() const;        // tcp_under_memory_pressure
+  int64_t MemoryAllocated() const;         // sk_memory_allocated (pages, published)
+  void MemFlush();                         // publish this core's unflushed pages
   void HashEstablished(Tcb* tp) { table_.Insert(&tp->c); }
 
   // input (tcp_input.cc)
@@ -164,7 +197,9 @@ class TcpStack {
   void DataQueue(Tcb* tp, SegIn& seg);
   void OfoQueue(Tcb* tp);
   void DataQueueOfo(Tcb* tp, SegIn& seg, rte_mbuf* m);
+  bool PruneOfoQueue(Tcb* tp, uint32_t in_seq, uint32_t need);  // tcp_prune_ofo_queue
   uint8_t BuildSackBlocks(const Tcb* tp, SackBlock* out) const;
+  void DsackSet(Tcb* tp, uint32_t seq, uint32_t end_seq);  // tcp_dsack_set
   void EventDataRecv(Tcb* tp, const SegIn& seg);
   void AckSndCheck(Tcb* tp);
   void SendDelayedAck(Tcb* tp);
@@ -179,6 +214,8 @@ class TcpStack {
   void WriteXmit(Tcb* tp, bool nagle_off = false);  // tcp_write_xmit
   void PushPending(Tcb* tp) { WriteXmit(tp); }
   bool TransmitSeg(Tcb* tp, rte_mbuf* seg_mbuf, bool retrans);  // copies the payload
+  uint32_t CurrentMss(Tcb* tp, const OutOptions& o) const;      // tcp_current_mss
+  bool FragmentSeg(Tcb* tp, MbufQueue& q, rte_mbuf* m, uint32_t keep);  // tcp_fragment
   bool RetransmitHead(Tcb* tp, Mib reason);
   void SendAck(Tcb* tp);
   void SendSyn(Tcb* tp);
@@ -234,11 +271,21 @@ class TcpStack {
   const CongestionOps* default_cc_;
   std::vector<uint16_t> bind_count_;  // per local port (host order): bound sockets
   uint32_t next_ephemeral_ = 0;
-  uint32_t orphans_ = 0;
+  TcpShared* shared_ = nullptr;
+  std::unique_ptr<TcpShared> own_shared_;  // when cfg.shared == nullptr
+  int64_t mem_unflushed_ = 0;              // pages charged here, not yet in shared_ (per-CPU fw alloc)
+  uint32_t orphan_cache_ms_ = 0;           // when this core last ran tcp_orphan_update
+  bool orphan_cache_init_ = false;
+  std::vector<Tcb*> linger_done_;          // lingering closes to finish (close.cc)
+  RateLimit oom_log_limit_{5'000'000'000ULL, 10};  // net_ratelimit: 10 per 5 s
   std::vector<Tcb*> evq_;
   std::vector<Tcb*> freeq_;
   bool flushing_ = false;
   SackBlock sack_scratch_[TCP_NUM_SACKS];
+  // Linux tp->rx_opt.dsack / duplicate_sack[0] (tcp_dsack_set): the D-SACK
+  // block for the next segment `dsack_tp_` sends (always an immediate ACK).
+  Tcb* dsack_tp_ = nullptr;
+  SackBlock dsack_{};
 
   friend class TcpStackTestPeer;
 

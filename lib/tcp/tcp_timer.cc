@@ -70,21 +70,26 @@ void TcpStack::RetransmitTimer(Tcb* tp) {
     return;
   }
   if (tp->packets_out == 0 || tp->rtx_queue.empty()) return;
+  mib_.Inc(Mib::TcpExt_TCPTimeouts);
   // tcp_write_timeout
   uint8_t retries = cfg_.sysctl.tcp_retries2;
-  if (tp->flag(SOCK_DEAD)) {  // tcp_orphan_retries (issue 4 adds tcp_out_of_resources)
+  if (tp->flag(SOCK_DEAD)) {
+    // An orphan: tcp_orphan_retries replaces tcp_retries2, and
+    // tcp_out_of_resources may abort it first (TCPAbortOnMemory).
     const bool alive = tp->rtt.BackedOffRtoUs() < TCP_RTO_MAX_US;
-    retries = cfg_.sysctl.tcp_orphan_retries;
-    if (retries == 0 && alive) retries = 8;
+    retries = OrphanRetries(tp, alive);
+    const bool do_reset = alive || !RetransmitsTimedOut(tp, now_ms(), retries, TCP_RTO_MIN_US);
+    if (OutOfResources(tp, do_reset)) return;
   }
   if (RetransmitsTimedOut(tp, now_ms(), retries, TCP_RTO_MIN_US)) {
-    WriteErr(tp);
+    WriteErr(tp);  // TCPAbortOnTimeout, no RST
     return;
   }
-  mib_.Inc(Mib::TcpExt_TCPTimeouts);
   EnterLoss(tp);
-  if (tp->retrans_stamp == 0) tp->retrans_stamp = Seg(tp->rtx_queue.head)->tx_ms;
   TransmitSeg(tp, tp->rtx_queue.head, true);
+  // Linux tcp_retransmit_skb sets retrans_stamp after the first retransmission
+  // went out, so retransmits_timed_out counts from it, not from the original send.
+  if (tp->retrans_stamp == 0) tp->retrans_stamp = Seg(tp->rtx_queue.head)->tx_ms;
   tp->retrans_out = 1;
   tp->rtx_next = Seg(tp->rtx_queue.head)->end_seq;
   ++tp->retransmits;
@@ -102,9 +107,14 @@ void TcpStack::ProbeTimer(Tcb* tp) {
   }
   uint8_t max_probes = cfg_.sysctl.tcp_retries2;
   if (tp->flag(SOCK_DEAD)) {
+    // tcp_probe_timer for orphans: tcp_orphan_retries, tcp_out_of_resources.
     const bool alive = tp->rtt.BackedOffRtoUs() < TCP_RTO_MAX_US;
-    max_probes = cfg_.sysctl.tcp_orphan_retries;
-    if (max_probes == 0 && alive) max_probes = 8;
+    max_probes = OrphanRetries(tp, alive);
+    if (!alive && tp->rtt.backoff() >= max_probes) {
+      WriteErr(tp);
+      return;
+    }
+    if (OutOfResources(tp, true)) return;
   }
   if (tp->probes_out >= max_probes) {
     WriteErr(tp);
@@ -135,12 +145,27 @@ void TcpStack::DelackTimer(Tcb* tp) {
 // issue 4 moves them to mini-sockets).
 void TcpStack::KeepaliveTimer(Tcb* tp) {
   const TcpState st = tp->state();
+  if (tp->flag(SOCK_LINGER_WAIT)) {
+    // sk_stream_wait_close timed out: close() returns, no abort (close.cc).
+    tp->clear_flag(SOCK_LINGER_WAIT);
+    linger_done_.push_back(tp);
+    return;
+  }
   if (st == TCP_TIME_WAIT) {
     Done(tp);
     return;
   }
   if (st == TCP_FIN_WAIT2 && tp->flag(SOCK_DEAD)) {
-    // fin timeout expired with no FIN from the peer
+    // tcp_keepalive_timer: the full orphan waited tcp_fin_time - 60 s; the
+    // rest is spent in a FIN_WAIT2 mini-socket. linger2 < 0 (or nothing
+    // left): RST and tcp_done, no MIB counter.
+    if (tp->linger2 >= 0) {
+      const int64_t tmo = int64_t{FinTimeMs(tp)} - 60'000;
+      if (tmo > 0) {
+        TimeWait(tp, TCP_FIN_WAIT2, static_cast<uint32_t>(tmo));
+        return;
+      }
+    }
     SendActiveReset(tp);
     Done(tp);
     return;

@@ -231,6 +231,9 @@ bool NameValue(absl::string_view n, int64_t* v) {
       {"TCP_SYNCNT", tcp::kTcpSyncnt},    {"TCP_LINGER2", tcp::kTcpLinger2},
       {"SHUT_RD", tcp::kShutRd},          {"SHUT_WR", tcp::kShutWr},
       {"SHUT_RDWR", tcp::kShutRdWr},      {"MSG_DONTWAIT", 0x40},
+      // Linux values the dpx API may not know yet (the call then fails).
+      {"TCP_CORK", 3},                    {"TCP_USER_TIMEOUT", 18},
+      {"SO_REUSEADDR", 2},                {"MSG_MORE", 0x8000},
       {"F_SETFL", 4},                     {"F_GETFL", 3},
       {"O_NONBLOCK", 04000},              {"O_RDWR", 2},
   };
@@ -341,7 +344,15 @@ class Runner {
     while (fds_.count(fd)) ++fd;
     fds_[fd] = sk;
     closed_.erase(fd);
+    closing_.erase(fd);
+    close_done_.erase(sk);
+    tcp::TcpSetCallback(sk, &Runner::OnEvents, this);
     return fd;
+  }
+  // Socket events: only kEvCloseDone matters (SO_LINGER {1,N} closes
+  // complete asynchronously; %close_done / %close_blocked).
+  static void OnEvents(Tcb* sk, uint32_t ev, void* ctx) {
+    if (ev & tcp::kEvCloseDone) static_cast<Runner*>(ctx)->close_done_[sk] = true;
   }
 
   const Script& script_;
@@ -357,6 +368,8 @@ class Runner {
   std::deque<Seen> pending_;  // sent by dpx, not yet matched
   std::map<int, Tcb*> fds_;
   std::map<int, Tuple> closed_;
+  std::map<int, Tcb*> closing_;        // closed fds: the Tcb close() was given
+  std::map<Tcb*, bool> close_done_;    // kEvCloseDone seen
   std::map<uint16_t, Conn> conns_;
   uint16_t peer_port_ = kDefaultPeerPort;
   uint16_t listen_port_ = 0;
@@ -718,6 +731,11 @@ absl::Status Runner::DoCall(const ScriptLine& l, const ScriptCall& c) {
   } else if (c.name == "write" || c.name == "send") {
     int64_t n = 0;
     if (!arg_int(2, &n) || n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
+    int64_t fl = 0;
+    if (c.args.size() > 3 && !arg_int(3, &fl)) return bad("send(fd, ..., N, FLAGS)");
+    if (fl != 0)
+      return Fail(l, absl::StrCat("send flags ", fl,
+                                  " (MSG_MORE) are not supported by the dpx socket API"));
     std::vector<uint8_t> buf(static_cast<size_t>(n));
     for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>('A' + i % 26);
     r = tcp::TcpSend(sk, buf.data(), buf.size());
@@ -730,13 +748,16 @@ absl::Status Runner::DoCall(const ScriptLine& l, const ScriptCall& c) {
     int64_t how = 0;
     if (!arg_int(1, &how)) return bad("shutdown(fd, SHUT_RD|SHUT_WR|SHUT_RDWR)");
     r = tcp::TcpShutdown(sk, static_cast<int>(how));
-  } else if (c.name == "close") {
+  } else if (c.name == "close" || c.name == "close_exiting") {
+    // close_exiting(fd): the last reference dropped by an exiting process
+    // (inet_release with PF_EXITING: the linger time is ignored).
     if (sk == nullptr) {
       r = -EBADF;
     } else {
       closed_[static_cast<int>(fd)] = Tuple{sk->c.saddr, sk->c.daddr, sk->c.sport, sk->c.dport};
+      closing_[static_cast<int>(fd)] = sk;
       fds_.erase(static_cast<int>(fd));
-      r = tcp::TcpClose(sk);
+      r = c.name == "close" ? tcp::TcpClose(sk) : tcp::TcpCloseExiting(sk);
     }
   } else if (c.name == "setsockopt" || c.name == "getsockopt") {
     int64_t level = 0, name = 0;
@@ -838,6 +859,31 @@ absl::Status Runner::DoDirective(const ScriptLine& l, const ScriptDirective& d) 
     return absl::OkStatus();
   }
   if (d.name == "no_packet") return absl::OkStatus();  // checked before every line
+  if (d.name == "sockstat") {
+    // /proc/net/sockstat's TCP line: orphan (tcp_orphan_count, summed over
+    // cores) and tw (TIME_WAIT mini-sockets).
+    int64_t want;
+    if (w.size() != 2 || !ParseI64(w[1], &want)) return Fail(l, "usage: %sockstat orphan|tw N");
+    int64_t got;
+    if (w[0] == "orphan") got = tcp_->shared().SumOrphans();
+    else if (w[0] == "tw") got = tcp_->shared().SumTw();
+    else return Fail(l, absl::StrCat("sockstat field '", w[0], "' is not exposed by dpx"));
+    if (got != want)
+      return Fail(l, absl::StrCat("sockstat ", w[0], " is ", got, ", expected ", want));
+    return absl::OkStatus();
+  }
+  if (d.name == "close_done" || d.name == "close_blocked") {
+    // Whether a lingering close() (SO_LINGER {1,N}) has completed: dpx
+    // reports it with kEvCloseDone; Linux returns from close().
+    int64_t fd;
+    if (w.size() != 1 || !ParseI64(w[0], &fd)) return Fail(l, "usage: %close_done FD");
+    auto it = closing_.find(static_cast<int>(fd));
+    if (it == closing_.end()) return Fail(l, absl::StrCat("fd ", fd, " was not closed"));
+    const bool done = close_done_.count(it->second) > 0;
+    if (done != (d.name == "close_done"))
+      return Fail(l, absl::StrCat("close(", fd, ") has ", done ? "" : "not ", "completed"));
+    return absl::OkStatus();
+  }
   if (d.name == "peer_port") {
     int64_t p;
     if (w.size() != 1 || !ParseI64(w[0], &p) || p <= 0 || p > 65535)
@@ -868,7 +914,10 @@ absl::Status Runner::Run() {
       st = DoExpect(l, *pkt, kStartNs + eff, &at);
       if (st.ok()) actual = at - kStartNs;
     } else {
-      st = CheckNothingPending(&l);
+      // `%peer_port` only switches the connection the next lines mean:
+      // segments still pending may be for it.
+      const auto* dir = std::get_if<ScriptDirective>(&l.event);
+      if (!(dir && dir->name == "peer_port")) st = CheckNothingPending(&l);
       if (st.ok()) {
         if (pkt) st = DoInbound(l, *pkt);
         else if (const auto* c = std::get_if<ScriptCall>(&l.event)) st = DoCall(l, *c);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "tcp_harness.h"
+#include "tcp/time_wait.h"
 
 namespace dpx::tcp::testing {
 namespace {
@@ -156,8 +157,10 @@ TEST(TcpStackTest, CloseWithFinBothWays) {
   EXPECT_EQ(segs[0].dir, WireDir::kBtoA);
   EXPECT_EQ(segs[1].Flags(), ".");
   EXPECT_EQ(t.b().sockets_in_use(), 1u);  // only the listener: LAST_ACK -> CLOSE freed
-  EXPECT_EQ(t.a().sockets_in_use(), 1u);  // TIME_WAIT
+  EXPECT_EQ(t.a().sockets_in_use(), 0u);  // the full TCB is freed at TIME_WAIT
+  EXPECT_EQ(TwCount(t.a()), 1u);          // a mini-socket holds the 4-tuple
   t.Run(61'000'000'000ull);
+  EXPECT_EQ(TwCount(t.a()), 0u);
   EXPECT_EQ(t.a().sockets_in_use(), 0u);
   EXPECT_EQ(t.mib_a().Get(Mib::Tcp_CurrEstab), 0);
   EXPECT_EQ(t.mib_b().Get(Mib::Tcp_CurrEstab), 0);
@@ -257,7 +260,22 @@ TEST(TcpStackTest, SynCookiesWhenSynQueueFull) {
   TwoStacks t;
   Tcb* l = TcpSocket(t.b());
   ASSERT_EQ(TcpBind(l, 0, 80), 0);
-  ASSERT_EQ(TcpListen(l, 0), 0);  // backlog 0: the SYN queue is always "full"
+  // backlog 0: the SYN queue is full once it holds one request (Linux 6.18
+  // inet_csk_reqsk_queue_is_full: length > backlog). c0's request stays
+  // there: its SYN-ACK is lost.
+  ASSERT_EQ(TcpListen(l, 0), 0);
+  Tcb* warm = TcpSocket(t.a());  // a first connection, accepted: ARP is resolved both ways
+  EXPECT_EQ(TcpConnect(warm, kIpB, 80), -EINPROGRESS);
+  t.Run(20'000'000);
+  Tcb* warm_child = nullptr;
+  ASSERT_EQ(TcpAccept(l, &warm_child), 0);
+  Tcb* c0 = TcpSocket(t.a());
+  t.wire().set_link_up(WireDir::kBtoA, false);
+  EXPECT_EQ(TcpConnect(c0, kIpB, 80), -EINPROGRESS);
+  t.Run(5'000'000);
+  t.wire().set_link_up(WireDir::kBtoA, true);
+  EXPECT_EQ(c0->state(), TCP_SYN_SENT);
+  EXPECT_EQ(t.mib_b().Get(Mib::TcpExt_SyncookiesSent), 0);
   Tcb* c = TcpSocket(t.a());
   EXPECT_EQ(TcpConnect(c, kIpB, 80), -EINPROGRESS);
   t.Run(20'000'000);
