@@ -24,13 +24,7 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
-#include "core/clock.h"
-#include "core/counters.h"
-#include "core/reactor.h"
-#include "core/timer_kinds.h"
-#include "net/ip_stack.h"
-#include "net/ipv4_addr.h"
-#include "net/wire.h"
+#include "bench_env.h"
 #include "tcp/socket_api.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_stack.h"
@@ -53,26 +47,19 @@ struct DpxResult {
 
 DpxResult RunDpx(rte_mempool* pool, uint64_t bytes) {
   dpx::TscClock clock;
-  dpx::Counters mib_a, mib_b;
-  dpx::Reactor ra(0, &clock, &mib_a), rb(1, &clock, &mib_b);
-  dpx::WireConfig wc;
-  wc.a.mac = {{0x02, 0, 0, 0, 0, 0x0a}};
-  wc.b.mac = {{0x02, 0, 0, 0, 0, 0x0b}};
-  wc.capture = false;
-  dpx::Wire wire(clock, pool, wc);
-  dpx::IpStackConfig ca, cb;
-  ca.ip = dpx::Ipv4Addr(10, 0, 0, 1);
-  cb.ip = dpx::Ipv4Addr(10, 0, 0, 2);
-  dpx::IpStack ipa(ra, wire.a(), pool, ca), ipb(rb, wire.b(), pool, cb);
-  ipa.AttachToReactor();
-  ipb.AttachToReactor();
-  dpx::tcp::TcpStack ta(ra, ipa), tb(rb, ipb);
+  dpx::bench::TwoStacks two(clock, pool);
+  dpx::Reactor& ra = two.ra();
+  dpx::Reactor& rb = two.rb();
+  dpx::Counters& mib_a = two.mib_a();
+  dpx::Counters& mib_b = two.mib_b();
+  dpx::tcp::TcpStack& ta = two.a();
+  dpx::tcp::TcpStack& tb = two.b();
 
   Tcb* l = dpx::tcp::TcpSocket(tb);
   dpx::tcp::TcpBind(l, 0, 5001);
   dpx::tcp::TcpListen(l, 16);
   Tcb* c = dpx::tcp::TcpSocket(ta);
-  dpx::tcp::TcpConnect(c, cb.ip, 5001);
+  dpx::tcp::TcpConnect(c, dpx::bench::kIpB, 5001);
   Tcb* s = nullptr;
   for (int i = 0; i < 100000 && s == nullptr; ++i) {
     ra.RunOnce();
@@ -157,22 +144,8 @@ double RunLinux(uint64_t bytes, bool* ok) {
 int main(int argc, char** argv) {
   const uint64_t mib = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 256;
   const uint64_t bytes = mib << 20;
-  const std::string prefix = "--file-prefix=benchtcp" + std::to_string(getpid());
-  std::vector<std::string> args = {"bench_tcp_bulk", "--no-huge", "--no-pci", "--no-shconf",
-                                   "-m", "512", "--no-telemetry", "--log-level=error",
-                                   prefix, "-l", "0"};
-  std::vector<char*> eal_argv;
-  for (auto& a : args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "bench_tcp_bulk: EAL: %s\n", rte_strerror(rte_errno));
-    return 1;
-  }
-  rte_mempool* pool =
-      rte_pktmbuf_pool_create("bench_tcp", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-  if (pool == nullptr) {
-    std::fprintf(stderr, "bench_tcp_bulk: mbuf pool: %s\n", rte_strerror(rte_errno));
-    return 1;
-  }
+  dpx::bench::StartEal("benchtcp", 512);
+  rte_mempool* pool = dpx::bench::MakePool("bench_tcp", 32767);
   const DpxResult d = RunDpx(pool, bytes);
   bool linux_ok = false;
   const double linux_s = RunLinux(bytes, &linux_ok);
@@ -187,9 +160,6 @@ int main(int argc, char** argv) {
       d.segments ? static_cast<double>(d.cycles) / d.segments : 0.0,
       static_cast<unsigned long long>(d.segments), linux_ok ? "true" : "false", linux_gbps,
       linux_gbps > 0 ? dpx_gbps / linux_gbps : 0.0, sizeof(Tcb));
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
-  rte_eal_cleanup();
-  std::error_code ec;
-  std::filesystem::remove_all(runtime_dir, ec);
+  dpx::bench::StopEal();
   return d.ok && linux_ok ? 0 : 1;
 }
