@@ -152,16 +152,23 @@ int TcpConnect(Tcb* sk, uint32_t daddr_be, uint16_t dport) {
 }
 
 namespace {
-void MarkPushAndXmit(TcpStack& st, Tcb* sk) {
-  if (rte_mbuf* tail = sk->write_queue.tail) Seg(tail)->tcp_flags |= TCPHDR_PSH;  // tcp_mark_push
-  st.WriteXmit(sk);
+// Linux tcp_push: PSH on the tail unless MSG_MORE; MSG_MORE pushes with
+// TCP_NAGLE_CORK (a partial tail is held).
+void MarkPushAndXmit(TcpStack& st, Tcb* sk, int flags = 0) {
+  const bool more = flags & kMsgMore;
+  if (rte_mbuf* tail = sk->write_queue.tail; tail && !more)
+    Seg(tail)->tcp_flags |= TCPHDR_PSH;  // tcp_mark_push
+  st.WriteXmit(sk, false, more);
   st.MemReconcile(sk);
   st.FlushEvents();
 }
 }  // namespace
 
-ptrdiff_t TcpSend(Tcb* sk, const void* buf, size_t len) {
+ptrdiff_t TcpSend(Tcb* sk, const void* buf, size_t len) { return TcpSendFlags(sk, buf, len, 0); }
+
+ptrdiff_t TcpSendFlags(Tcb* sk, const void* buf, size_t len, int flags) {
   TcpStack& st = *sk->stack;
+  if (flags & ~(kMsgMore | kMsgDontwait)) return -EOPNOTSUPP;
   if (const int e = SendPreamble(sk)) return e;
   const auto* p = static_cast<const uint8_t*>(buf);
   size_t copied = 0;
@@ -193,7 +200,7 @@ ptrdiff_t TcpSend(Tcb* sk, const void* buf, size_t len) {
   }
   if (copied < len) sk->set_flag(SOCK_NOSPACE);
   if (copied == 0) return -EAGAIN;
-  MarkPushAndXmit(st, sk);
+  MarkPushAndXmit(st, sk, flags);
   return static_cast<ptrdiff_t>(copied);
 }
 
@@ -399,6 +406,17 @@ int TcpSetsockopt(Tcb* sk, int level, int name, const void* val, size_t len) {
         sk->clear_flag(SOCK_NODELAY);
       }
       return 0;
+    case kTcpCork:  // __tcp_sock_set_cork
+      if (v) {
+        sk->set_flag(SOCK_CORK);
+      } else {
+        sk->clear_flag(SOCK_CORK);
+        // tcp_push_pending_frames; with TCP_NODELAY, TCP_NAGLE_PUSH.
+        st.WriteXmit(sk, sk->flag(SOCK_NODELAY));
+        st.MemReconcile(sk);
+        st.FlushEvents();
+      }
+      return 0;
     case kTcpMaxseg:
       if (v && (v < TCP_MIN_MSS || v > static_cast<int>(MAX_TCP_WINDOW))) return -EINVAL;
       sk->user_mss = static_cast<uint16_t>(v);
@@ -457,6 +475,7 @@ int TcpGetsockopt(Tcb* sk, int level, int name, void* val, size_t* len) {
   } else if (level == kIpprotoTcp) {
     switch (name) {
       case kTcpNodelay: v = sk->flag(SOCK_NODELAY) ? 1 : 0; break;
+      case kTcpCork: v = sk->flag(SOCK_CORK) ? 1 : 0; break;
       case kTcpMaxseg: v = sk->state() == TCP_CLOSE || sk->state() == TCP_LISTEN ? sk->user_mss : sk->mss_cache; break;
       case kTcpKeepidle: v = static_cast<int>(st.KeepaliveTimeS(sk)); break;
       case kTcpKeepintvl: v = static_cast<int>(st.KeepaliveIntvlS(sk)); break;

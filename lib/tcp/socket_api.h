@@ -21,7 +21,9 @@ inline constexpr int kSolSocket = 1;
 inline constexpr int kIpprotoTcp = 6;
 inline constexpr int kSoSndbuf = 7, kSoRcvbuf = 8, kSoKeepalive = 9, kSoLinger = 13, kSoError = 4;
 inline constexpr int kTcpNodelay = 1, kTcpMaxseg = 2, kTcpKeepidle = 4, kTcpKeepintvl = 5,
-                     kTcpKeepcnt = 6, kTcpSyncnt = 7, kTcpLinger2 = 8;
+                     kTcpKeepcnt = 6, kTcpSyncnt = 7, kTcpLinger2 = 8, kTcpCork = 3;
+// send() flags (Linux values).
+inline constexpr int kMsgDontwait = 0x40, kMsgMore = 0x8000;
 inline constexpr int kShutRd = 0, kShutWr = 1, kShutRdWr = 2;
 
 struct Linger {
@@ -37,6 +39,10 @@ int TcpListen(Tcb* sk, int backlog);
 int TcpAccept(Tcb* sk, Tcb** out);
 int TcpConnect(Tcb* sk, uint32_t daddr_be, uint16_t dport);  // -EINPROGRESS on success
 ptrdiff_t TcpSend(Tcb* sk, const void* buf, size_t len);      // copies in
+// send(2) with flags: kMsgMore holds the data like TCP_CORK for this call
+// (tcp_push with MSG_MORE: no PSH, TCP_NAGLE_CORK); kMsgDontwait is a no-op
+// (always non-blocking); other bits -EOPNOTSUPP.
+ptrdiff_t TcpSendFlags(Tcb* sk, const void* buf, size_t len, int flags);
 // Zero-copy: takes ownership of `m` (a chain of payload) on success (returns
 // its length); on error the caller keeps it.
 ptrdiff_t TcpSendMbuf(Tcb* sk, rte_mbuf* m);

@@ -123,6 +123,7 @@ enum SockFlag : uint16_t {
   SOCK_COOKIE = 1u << 11,    // created from a SYN cookie
   SOCK_LINGER_WAIT = 1u << 12,  // close() is lingering (sk_stream_wait_close)
   SOCK_BINDPORT_LOCK = 1u << 13,  // sk_userlocks & SOCK_BINDPORT_LOCK: bind() chose the port
+  SOCK_CORK = 1u << 14,      // tp->nonagle & TCP_NAGLE_CORK (TCP_CORK)
 };
 
 // icsk_pending (what the retransmit timer is armed for).

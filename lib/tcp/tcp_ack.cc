@@ -25,7 +25,7 @@ void TcpStack::AckUpdateWindow(Tcb* tp, const SegIn& seg) {
   uint32_t nwin = seg.window;
   if (!(seg.flags & TCPHDR_SYN)) nwin <<= tp->rx_opt.snd_wscale;
   if (SeqAfter(seg.ack_seq, tp->snd_una) || SeqAfter(seg.seq, tp->snd_wl1) ||
-      (seg.seq == tp->snd_wl1 && nwin > tp->snd_wnd)) {
+      (seg.seq == tp->snd_wl1 && (nwin > tp->snd_wnd || !nwin))) {
     tp->snd_wl1 = seg.seq;
     if (tp->snd_wnd != nwin) {
       tp->snd_wnd = nwin;

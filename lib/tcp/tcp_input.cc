@@ -186,7 +186,7 @@ void TcpStack::ConnRequest(Tcb* lsk, SegIn& seg) {
   tp->c.dport = seg.th->src_port;
   tp->c.state = TCP_SYN_RECV;
   tp->parent = lsk;
-  tp->sk_flags = static_cast<uint16_t>(lsk->sk_flags & (SOCK_NODELAY | SOCK_KEEPOPEN | SOCK_LINGER |
+  tp->sk_flags = static_cast<uint16_t>(lsk->sk_flags & (SOCK_NODELAY | SOCK_CORK | SOCK_KEEPOPEN | SOCK_LINGER |
                                                         SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK));
   tp->sndbuf = lsk->sndbuf;
   tp->rcvbuf = lsk->rcvbuf;
@@ -263,7 +263,7 @@ Tcb* TcpStack::CookieCheck(Tcb* lsk, SegIn& seg) {
   tp->c.state = TCP_SYN_RECV;
   tp->parent = lsk;
   tp->set_flag(SOCK_COOKIE);
-  tp->sk_flags = static_cast<uint16_t>(tp->sk_flags | (lsk->sk_flags & (SOCK_NODELAY | SOCK_KEEPOPEN)));
+  tp->sk_flags = static_cast<uint16_t>(tp->sk_flags | (lsk->sk_flags & (SOCK_NODELAY | SOCK_CORK | SOCK_KEEPOPEN)));
   tp->sndbuf = lsk->sndbuf;
   tp->rcvbuf = lsk->rcvbuf;
   tp->cc.ops = lsk->cc.ops;

@@ -210,7 +210,7 @@ uint32_t TcpStack::PacketsInFlight(const Tcb* tp) const {
 // Linux tcp_write_xmit (no TSO/TSQ/pacing): send queued segments while
 // cwnd, the peer's window and Nagle allow. In Loss state the presumed-lost
 // segments are retransmitted first (tcp_xmit_retransmit_queue).
-void TcpStack::WriteXmit(Tcb* tp, bool nagle_off) {
+void TcpStack::WriteXmit(Tcb* tp, bool nagle_off, bool cork) {
   if (!TcpStateIn(tp->state(), TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 |
                                    TCPF_CLOSING | TCPF_LAST_ACK))
     return;
@@ -229,6 +229,8 @@ void TcpStack::WriteXmit(Tcb* tp, bool nagle_off) {
   }
   const uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
   bool window_limited = false;
+  bool nagle_held = false;
+  if (tp->flag(SOCK_CORK)) cork = true;  // tp->nonagle & TCP_NAGLE_CORK
   while (rte_mbuf* m = tp->write_queue.head) {
     SegMeta* s = Seg(m);
     if (tp->rx_opt.sack_ok && !tp->ooo_queue.empty()) {
@@ -245,12 +247,16 @@ void TcpStack::WriteXmit(Tcb* tp, bool nagle_off) {
       window_limited = true;
       break;
     }
-    // tcp_nagle_test: only the last queued segment can be held.
+    // tcp_nagle_test / tcp_nagle_check: only the last queued segment can be
+    // held; a partial one is held when corked (TCP_CORK, MSG_MORE), else by
+    // Nagle (Minshall's variant). FIN segments always pass.
     const bool last = Seg(m)->next == nullptr;
     if (last && !nagle_off && len < tp->mss_cache && !(s->tcp_flags & TCPHDR_FIN) &&
-        !tp->flag(SOCK_NODELAY) && tp->packets_out &&
-        SeqAfter(tp->snd_sml, tp->snd_una) && !SeqAfter(tp->snd_sml, tp->snd_nxt))
+        (cork || (!tp->flag(SOCK_NODELAY) && tp->packets_out &&
+                  SeqAfter(tp->snd_sml, tp->snd_una) && !SeqAfter(tp->snd_sml, tp->snd_nxt)))) {
+      nagle_held = true;
       break;
+    }
     tp->write_queue.PopFront();
     TransmitSeg(tp, m, false);
     if (len) mib_.Inc(Mib::TcpExt_TCPOrigDataSent);
@@ -262,7 +268,10 @@ void TcpStack::WriteXmit(Tcb* tp, bool nagle_off) {
     if (tp->pending != ICSK_TIME_RETRANS || !tp->retransmit_timer.armed())
       ResetXmitTimer(tp, ICSK_TIME_RETRANS, tp->rtt.rto_us());
   }
-  if (window_limited && tp->packets_out == 0) CheckProbeTimer(tp);
+  // __tcp_push_pending_frames: tcp_write_xmit returns true with nothing in
+  // flight and data queued -> tcp_check_probe_timer (for corked data this
+  // is the 200 ms cork ceiling: tcp_write_wakeup sends it).
+  if ((window_limited || nagle_held) && tp->packets_out == 0) CheckProbeTimer(tp);
 }
 
 void TcpStack::SendAck(Tcb* tp) {

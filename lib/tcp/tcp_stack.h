@@ -211,7 +211,9 @@ class TcpStack {
   void CheckSpace(Tcb* tp);  // tcp_check_space / tcp_new_space
 
   // output (tcp_output.cc)
-  void WriteXmit(Tcb* tp, bool nagle_off = false);  // tcp_write_xmit
+  // tcp_write_xmit; nagle_off = TCP_NAGLE_PUSH, cork = TCP_NAGLE_CORK for
+  // this push only (tcp_push with MSG_MORE); SOCK_CORK corks every push.
+  void WriteXmit(Tcb* tp, bool nagle_off = false, bool cork = false);
   void PushPending(Tcb* tp) { WriteXmit(tp); }
   bool TransmitSeg(Tcb* tp, rte_mbuf* seg_mbuf, bool retrans);  // copies the payload
   uint32_t CurrentMss(Tcb* tp, const OutOptions& o) const;      // tcp_current_mss

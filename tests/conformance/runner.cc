@@ -230,10 +230,10 @@ bool NameValue(absl::string_view n, int64_t* v) {
       {"TCP_KEEPINTVL", tcp::kTcpKeepintvl}, {"TCP_KEEPCNT", tcp::kTcpKeepcnt},
       {"TCP_SYNCNT", tcp::kTcpSyncnt},    {"TCP_LINGER2", tcp::kTcpLinger2},
       {"SHUT_RD", tcp::kShutRd},          {"SHUT_WR", tcp::kShutWr},
-      {"SHUT_RDWR", tcp::kShutRdWr},      {"MSG_DONTWAIT", 0x40},
+      {"SHUT_RDWR", tcp::kShutRdWr},      {"MSG_DONTWAIT", tcp::kMsgDontwait},
+      {"TCP_CORK", tcp::kTcpCork},        {"MSG_MORE", tcp::kMsgMore},
       // Linux values the dpx API may not know yet (the call then fails).
-      {"TCP_CORK", 3},                    {"TCP_USER_TIMEOUT", 18},
-      {"SO_REUSEADDR", 2},                {"MSG_MORE", 0x8000},
+      {"TCP_USER_TIMEOUT", 18},           {"SO_REUSEADDR", 2},
       {"F_SETFL", 4},                     {"F_GETFL", 3},
       {"O_NONBLOCK", 04000},              {"O_RDWR", 2},
   };
@@ -733,12 +733,9 @@ absl::Status Runner::DoCall(const ScriptLine& l, const ScriptCall& c) {
     if (!arg_int(2, &n) || n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
     int64_t fl = 0;
     if (c.args.size() > 3 && !arg_int(3, &fl)) return bad("send(fd, ..., N, FLAGS)");
-    if (fl != 0)
-      return Fail(l, absl::StrCat("send flags ", fl,
-                                  " (MSG_MORE) are not supported by the dpx socket API"));
     std::vector<uint8_t> buf(static_cast<size_t>(n));
     for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>('A' + i % 26);
-    r = tcp::TcpSend(sk, buf.data(), buf.size());
+    r = tcp::TcpSendFlags(sk, buf.data(), buf.size(), static_cast<int>(fl));
   } else if (c.name == "read" || c.name == "recv") {
     int64_t n = 0;
     if (!arg_int(2, &n) || n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
