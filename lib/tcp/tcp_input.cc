@@ -142,6 +142,33 @@ void TcpStack::ListenRcv(Tcb* lsk, SegIn& seg) {
 // Linux tcp_conn_request (+ tcp_openreq_init, tcp_create_openreq_child). A
 // SYN_RECV child is a full Tcb on the listener's syn_q (Linux uses a small
 // request_sock; see the report in tcb.h's history for the trade-off).
+// Linux inet_csk_clone_lock / tcp_create_openreq_child: a child of `lsk`
+// for the 4-tuple of `seg`, in SYN_RECV, with the listener's socket options
+// (the regular and the SYN-cookie paths alike).
+Tcb* TcpStack::CloneChild(Tcb* lsk, const SegIn& seg) {
+  Tcb* tp = AllocTcb();
+  if (tp == nullptr) return nullptr;
+  tp->c.saddr = seg.daddr;
+  tp->c.daddr = seg.saddr;
+  tp->c.sport = seg.th->dst_port;
+  tp->c.dport = seg.th->src_port;
+  tp->c.state = TCP_SYN_RECV;
+  tp->parent = lsk;
+  tp->sk_flags = static_cast<uint16_t>(
+      tp->sk_flags | (lsk->sk_flags & (SOCK_NODELAY | SOCK_CORK | SOCK_KEEPOPEN | SOCK_LINGER |
+                                       SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK)));
+  tp->sndbuf = lsk->sndbuf;
+  tp->rcvbuf = lsk->rcvbuf;
+  tp->keepalive_time = lsk->keepalive_time;
+  tp->keepalive_intvl = lsk->keepalive_intvl;
+  tp->keepalive_probes = lsk->keepalive_probes;
+  tp->linger2 = lsk->linger2;
+  tp->lingertime = lsk->lingertime;
+  tp->user_mss = lsk->user_mss;
+  tp->cc.ops = lsk->cc.ops;
+  return tp;
+}
+
 void TcpStack::ConnRequest(Tcb* lsk, SegIn& seg) {
   const TcpSysctls& sc = cfg_.sysctl;
   bool want_cookie = false;
@@ -175,28 +202,11 @@ void TcpStack::ConnRequest(Tcb* lsk, SegIn& seg) {
     SendSynAckCookie(lsk, seg, isn, mss, opt);
     return;
   }
-  Tcb* tp = AllocTcb();
+  Tcb* tp = CloneChild(lsk, seg);
   if (tp == nullptr) {
     mib_.Inc(Mib::TcpExt_ListenDrops);
     return;
   }
-  tp->c.saddr = seg.daddr;
-  tp->c.daddr = seg.saddr;
-  tp->c.sport = seg.th->dst_port;
-  tp->c.dport = seg.th->src_port;
-  tp->c.state = TCP_SYN_RECV;
-  tp->parent = lsk;
-  tp->sk_flags = static_cast<uint16_t>(lsk->sk_flags & (SOCK_NODELAY | SOCK_CORK | SOCK_KEEPOPEN | SOCK_LINGER |
-                                                        SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK));
-  tp->sndbuf = lsk->sndbuf;
-  tp->rcvbuf = lsk->rcvbuf;
-  tp->keepalive_time = lsk->keepalive_time;
-  tp->keepalive_intvl = lsk->keepalive_intvl;
-  tp->keepalive_probes = lsk->keepalive_probes;
-  tp->linger2 = lsk->linger2;
-  tp->lingertime = lsk->lingertime;
-  tp->user_mss = lsk->user_mss;
-  tp->cc.ops = lsk->cc.ops;
   tp->rcv_nxt = seg.seq + 1;
   tp->copied_seq = tp->rcv_nxt;
   tp->rcv_wup = tp->rcv_nxt;
@@ -254,19 +264,9 @@ Tcb* TcpStack::CookieCheck(Tcb* lsk, SegIn& seg) {
     mib_.Inc(Mib::TcpExt_ListenDrops);
     return nullptr;
   }
-  Tcb* tp = AllocTcb();
+  Tcb* tp = CloneChild(lsk, seg);
   if (tp == nullptr) return nullptr;
-  tp->c.saddr = seg.daddr;
-  tp->c.daddr = seg.saddr;
-  tp->c.sport = seg.th->dst_port;
-  tp->c.dport = seg.th->src_port;
-  tp->c.state = TCP_SYN_RECV;
-  tp->parent = lsk;
   tp->set_flag(SOCK_COOKIE);
-  tp->sk_flags = static_cast<uint16_t>(tp->sk_flags | (lsk->sk_flags & (SOCK_NODELAY | SOCK_CORK | SOCK_KEEPOPEN)));
-  tp->sndbuf = lsk->sndbuf;
-  tp->rcvbuf = lsk->rcvbuf;
-  tp->cc.ops = lsk->cc.ops;
   tp->rcv_nxt = seg.seq;
   tp->copied_seq = tp->rcv_nxt;
   tp->rcv_wup = tp->rcv_nxt;

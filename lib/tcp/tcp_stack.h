@@ -174,6 +174,7 @@ class TcpStack {
   bool ParseSegment(rte_mbuf* m, const Ipv4Rx& rx, SegIn* seg);
   void ListenRcv(Tcb* lsk, SegIn& seg);
   void ConnRequest(Tcb* lsk, SegIn& seg);
+  Tcb* CloneChild(Tcb* lsk, const SegIn& seg);  // inet_csk_clone_lock
   Tcb* CookieCheck(Tcb* lsk, SegIn& seg);
   int SynSentRcv(Tcb* tp, SegIn& seg);
   int StateProcess(Tcb* tp, SegIn& seg);  // non-zero: send a reset reply

@@ -264,6 +264,11 @@ TEST(TcpStackTest, SynCookiesWhenSynQueueFull) {
   // inet_csk_reqsk_queue_is_full: length > backlog). c0's request stays
   // there: its SYN-ACK is lost.
   ASSERT_EQ(TcpListen(l, 0), 0);
+  // Options set on the listener; every child inherits them, the cookie
+  // child too (inet_csk_clone_lock).
+  const int idle = 600, linger2 = 7;
+  ASSERT_EQ(TcpSetsockopt(l, kIpprotoTcp, kTcpKeepidle, &idle, sizeof(idle)), 0);
+  ASSERT_EQ(TcpSetsockopt(l, kIpprotoTcp, kTcpLinger2, &linger2, sizeof(linger2)), 0);
   Tcb* warm = TcpSocket(t.a());  // a first connection, accepted: ARP is resolved both ways
   EXPECT_EQ(TcpConnect(warm, kIpB, 80), -EINPROGRESS);
   t.Run(20'000'000);
@@ -286,6 +291,14 @@ TEST(TcpStackTest, SynCookiesWhenSynQueueFull) {
   ASSERT_EQ(TcpAccept(l, &child), 0);
   EXPECT_EQ(child->state(), TCP_ESTABLISHED);
   EXPECT_TRUE(child->rx_opt.tstamp_ok);
+  for (Tcb* ch : {warm_child, child}) {
+    int v = 0;
+    size_t len = sizeof(v);
+    ASSERT_EQ(TcpGetsockopt(ch, kIpprotoTcp, kTcpKeepidle, &v, &len), 0);
+    EXPECT_EQ(v, idle);
+    ASSERT_EQ(TcpGetsockopt(ch, kIpprotoTcp, kTcpLinger2, &v, &len), 0);
+    EXPECT_EQ(v, linger2);
+  }
   ASSERT_EQ(TcpSend(c, "abc", 3), 3);
   t.Run(10'000'000);
   char b[4];
