@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "core/log.h"
 #include "net/arp.h"
+#include "tcp/sockstat.h"
 #include "net/ethernet.h"
 #include "net/ipv4_addr.h"
 
@@ -141,7 +142,11 @@ absl::Status Appliance::Start(const std::string& argv0) {
       core->stacks.push_back(
           std::make_unique<IpStack>(*core->reactor, *core->queues.back(), pools_[i], cfg));
       core->stacks.back()->AttachToReactor();
-      core->tcp.push_back(std::make_unique<tcp::TcpStack>(*core->reactor, *core->stacks.back()));
+      tcp::TcpStackConfig tcfg;
+      tcfg.shared = tcp_shared_.get();
+      tcfg.core_index = c;
+      core->tcp.push_back(
+          std::make_unique<tcp::TcpStack>(*core->reactor, *core->stacks.back(), tcfg));
       if (opts_.echo_port != 0) {
         core->echo.push_back(std::make_unique<EchoService>(*core->tcp.back(), opts_.echo_port));
         if (auto st = core->echo.back()->Start(); !st.ok()) return st;
@@ -309,6 +314,10 @@ void Appliance::PrintSummary(std::FILE* out) const {
                         cores_.size());
   const std::string nz = NonZeroCounters(*counters_, "\n", true);
   s += nz.empty() ? "  (all zero)\n" : nz + "\n";
+  std::vector<tcp::TcpStack*> tcp_stacks;
+  for (const auto& core : cores_)
+    for (const auto& t : core->tcp) tcp_stacks.push_back(t.get());
+  s += "sockstat: " + tcp::FormatSockStat(tcp::ReadSockStat(tcp_stacks)) + "\n";
   if (opts_.echo_port != 0) {
     EchoStats sum;
     for (const auto& core : cores_) {

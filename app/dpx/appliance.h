@@ -74,6 +74,9 @@ class Appliance {
   bool eal_up_ = false;
   TscClock clock_;
   std::unique_ptr<CounterSet> counters_;
+  // What every core's TCP shares (orphans, TIME_WAIT, memory), as Linux's
+  // per-namespace TCP globals. Declared before cores_ so it outlives them.
+  std::unique_ptr<tcp::TcpShared> tcp_shared_ = std::make_unique<tcp::TcpShared>();
   std::vector<rte_mempool*> pools_;
   std::vector<std::unique_ptr<EthPort>> ports_;
   std::vector<std::unique_ptr<Core>> cores_;

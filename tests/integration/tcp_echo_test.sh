@@ -46,6 +46,10 @@ opens=$(dpx_counter TcpPassiveOpens)
 retrans=$(dpx_counter TcpRetransSegs)
 [ "${retrans:-0}" -gt 0 ] || die "TcpRetransSegs is '${retrans:-absent}': dpx repaired no loss?"
 echo "TcpPassiveOpens = $opens, TcpRetransSegs = $retrans"
+# Every session is gone (the server closed last: no TIME_WAIT on its side);
+# only the listener remains.
+grep -E "^sockstat: TCP: inuse 1 orphan 0 tw 0 alloc 1 mem [0-9]+$" "$WORK/out" ||
+  die "sockstat does not show only the listener left"
 grep -qE "echo service port $PORT: $CONNS accepted, $CONNS closed, $((SIZE * CONNS)) bytes echoed, 0 errors" \
   "$WORK/out" || die "echo summary does not show $CONNS clean sessions of $SIZE bytes"
 echo "PASS"
