@@ -4,8 +4,9 @@
 // Loss recovery implemented: RFC 6582 NewReno (3 dupacks -> fast
 // retransmit, cwnd inflation per dupack, partial ACK retransmits the next
 // hole, full ACK deflates to ssthresh) and RTO go-back-N in Loss state.
-// SACK-based recovery (the scoreboard) is NOT implemented: received SACK
-// blocks are parsed but ignored; we do generate SACK blocks (tcp_data.cc).
+// Recovery is NewReno for every peer: received SACK blocks are parsed but
+// do not yet drive a scoreboard (Linux tcp_sacktag_write_queue); dpx does
+// send SACK and D-SACK blocks (tcp_data.cc).
 #include <rte_mbuf.h>
 
 #include "core/reactor.h"
