@@ -281,8 +281,15 @@ void TcpStack::SendAck(Tcb* tp) {
   // Linux tcp_send_ack uses tcp_acceptable_seq().
   uint32_t seq = tp->snd_nxt;
   if (SeqAfter(seq, tp->snd_una + tp->snd_wnd) && tp->snd_wnd) seq = tp->snd_una + tp->snd_wnd;
-  SendRaw(tp->c.saddr, tp->c.daddr, tp->c.sport, tp->c.dport, seq, tp->rcv_nxt, TCPHDR_ACK, win,
-          &o, nullptr, 0, 0);
+  if (!SendRaw(tp->c.saddr, tp->c.daddr, tp->c.sport, tp->c.dport, seq, tp->rcv_nxt, TCPHDR_ACK,
+               win, &o, nullptr, 0, 0)) {
+    // Linux __tcp_send_ack: no buffer for the ACK -> keep it scheduled and
+    // retry from the delayed-ACK timer after TCP_DELACK_MAX (200 ms).
+    mib_.Inc(Mib::Drop_NOMEM);
+    tp->ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER;
+    reactor_.timers().ArmAfter(&tp->delack_timer, 200'000'000);
+    return;
+  }
   AckSent(this, tp);
   if (dsack_tp_ == tp) dsack_tp_ = nullptr;  // Linux tcp_options_write clears rx_opt.dsack
 }

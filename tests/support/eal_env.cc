@@ -26,8 +26,10 @@ void StartEal() {
   // hugepage files, no shared config). A per-process prefix lets test
   // binaries run in parallel.
   const std::string prefix = "--file-prefix=dpxtest" + std::to_string(getpid());
+  // DPX_TEST_EAL_MB: more EAL memory for a test with a big pool of its own.
+  const char* mb = std::getenv("DPX_TEST_EAL_MB");
   std::vector<std::string> args = {"dpx-test", "--no-huge", "--no-pci", "--no-shconf",
-                                   "-m", "1024", "--no-telemetry", "--log-level=error",
+                                   "-m", mb != nullptr ? mb : "1024", "--no-telemetry", "--log-level=error",
                                    prefix, "-l", "0"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
