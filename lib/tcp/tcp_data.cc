@@ -4,7 +4,8 @@
 //
 // Deviations, on purpose for now: no receive-buffer autotuning
 // (tcp_rcv_space_adjust) and no rcv_ssthresh growth (it starts at the
-// window clamp); ato stays at TCP_ATO_MIN (40 ms); no pingpong detection
+// window clamp); ato is 0 until the first data or quickack-mode entry, then
+// stays at TCP_ATO_MIN (40 ms); no pingpong detection
 // except after a FIN; no SACK compression (out-of-order data is ACKed at
 // once); D-SACK only for the duplicate itself (no tcp_dsack_extend).
 #include <algorithm>
@@ -92,11 +93,13 @@ void TcpStack::ReplaceTsRecent(Tcb* tp, const SegIn& seg) {
   }
 }
 
-// Linux tcp_incr_quickack / tcp_enter_quickack_mode.
+// Linux tcp_enter_quickack_mode (tcp_incr_quickack, then ato = TCP_ATO_MIN;
+// leaving pingpong is the quick count dpx zeroed at the FIN growing again).
 void TcpStack::EnterQuickAck(Tcb* tp, uint8_t max_quickacks) {
   uint32_t q = tp->rcv_mss ? tp->rcv_wnd / (2u * tp->rcv_mss) : max_quickacks;
   if (q > max_quickacks) q = max_quickacks;
   if (q > tp->ack_quick) tp->ack_quick = static_cast<uint8_t>(q);
+  tp->ack_ato_ms = TCP_ATO_MIN_MS;
 }
 
 // Linux tcp_dsack_set: the D-SACK block rides first on the next ACK.
@@ -131,10 +134,7 @@ void TcpStack::EventDataRecv(Tcb* tp, const SegIn& seg) {
     if (tp->ack_pending & ICSK_ACK_PUSHED) tp->ack_pending |= ICSK_ACK_PUSHED2;
     tp->ack_pending |= ICSK_ACK_PUSHED;
   }
-  if (!tp->ack_ato_ms) {
-    EnterQuickAck(tp, TCP_MAX_QUICKACKS);
-    tp->ack_ato_ms = TCP_ATO_MIN_MS;
-  }
+  if (!tp->ack_ato_ms) EnterQuickAck(tp, TCP_MAX_QUICKACKS);  // first data: ato = TCP_ATO_MIN
   tp->lrcvtime = now_ms();
 }
 
@@ -358,7 +358,10 @@ void TcpStack::AckSndCheck(Tcb* tp) {
 
 // Linux tcp_send_delayed_ack.
 void TcpStack::SendDelayedAck(Tcb* tp) {
-  const uint32_t ato = tp->ack_ato_ms ? tp->ack_ato_ms : TCP_ATO_MIN_MS;
+  // Linux tcp_send_delayed_ack: ato is still 0 before any data (a bare FIN
+  // right after the handshake), so the timer is due at once and fires on the
+  // next tick: the FIN is ACKed at once, counted as DelayedACKs.
+  const uint32_t ato = tp->ack_ato_ms;
   if ((tp->ack_pending & ICSK_ACK_TIMER) && tp->delack_timer.armed()) return;  // keep the earlier one
   tp->ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER;
   reactor_.timers().ArmAfter(&tp->delack_timer, uint64_t{ato} * 1'000'000);
