@@ -1,5 +1,6 @@
-// Runs every tests/conformance/**/*.pkt (except pending/) as one gtest
-// case each: ConformanceScripts/Script.Run/tcp_handshake_passive.
+// Runs every tests/conformance/**/*.pkt (except pending/: tcp/, close/,
+// process/) as one gtest case each:
+// ConformanceScripts/Script.Run/tcp_handshake_passive.
 //
 //   DPX_CONFORMANCE_SCRIPT=path/to/x.pkt   run that one file instead (any
 //                                          path, e.g. a pending/ script)

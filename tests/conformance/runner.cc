@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rte_arp.h>
@@ -34,6 +35,9 @@
 #include "net/ip_stack.h"
 #include "net/ipv4_addr.h"
 #include "net/wire.h"
+#include "socket/file.h"
+#include "socket/process.h"
+#include "socket/syscalls.h"
 #include "support/eal_env.h"
 #include "tcp/options.h"
 #include "tcp/socket_api.h"
@@ -58,6 +62,7 @@ constexpr uint16_t kDefaultPeerPort = 45000;
 constexpr uint16_t kDefaultDpxPort = 8080;     // bind(fd, ...) / connect(fd, ...)
 constexpr uint32_t kDefaultPeerIsn = 1'000'000'000;
 constexpr size_t kTranscriptTail = 25;
+constexpr int kFirstPid = 100;  // the script's process (ProcessTable's first pid)
 
 std::string Secs(uint64_t abs_ns) {
   const int64_t rel = static_cast<int64_t>(abs_ns) - static_cast<int64_t>(kStartNs);
@@ -267,14 +272,21 @@ class Runner {
       (void)ApplySysctl(tc.sysctl, absl::StrJoin(d->words, " "));
     }
     tcp_ = std::make_unique<tcp::TcpStack>(reactor_, ip_, tc);
+    // The script's processes: pid 100 first, fork()s get 101, 102, ...
+    pt_ = std::make_unique<sock::ProcessTable>(
+        std::vector<sock::CoreStack>{sock::CoreStack{&reactor_, tcp_.get()}});
+    auto p = pt_->Spawn("script", 0);
+    acting_ = p.ok() ? (*p)->pid() : -1;
     Settle();
   }
 
   ~Runner() {
-    // Close what the script left open so mbufs go back to the pool.
-    for (auto& [fd, sk] : fds_) tcp::TcpClose(sk);
-    fds_.clear();
+    // Every process still alive exits, so what the script left open is
+    // closed and mbufs go back to the pool.
+    for (const auto& p : pt_->List())
+      if (p->state() == sock::ProcState::kRunning) pt_->Exit(*p, 0, 0);
     Settle();
+    pt_.reset();
     tcp_.reset();
     DrainPeer();
   }
@@ -335,19 +347,56 @@ class Runner {
     transcript_.push_back(std::move(s));
   }
 
+  // The acting process (`%proc`), nullptr if unknown.
+  std::shared_ptr<sock::Process> Acting() const { return pt_->Find(acting_); }
+  // The socket at `fd` in the acting process's fd table (nullptr if the fd
+  // is not open there, or the process is not running).
   Tcb* FdSock(int64_t fd) {
-    auto it = fds_.find(static_cast<int>(fd));
-    return it == fds_.end() ? nullptr : it->second;
+    auto p = Acting();
+    if (!p || p->state() != sock::ProcState::kRunning) return nullptr;
+    sock::File* f = p->fds().Get(static_cast<int>(fd));
+    return f != nullptr && f->is_socket() ? f->sk : nullptr;
   }
-  int NewFd(Tcb* sk) {
-    int fd = 3;
-    while (fds_.count(fd)) ++fd;
-    fds_[fd] = sk;
-    closed_.erase(fd);
-    closing_.erase(fd);
-    close_done_.erase(sk);
-    tcp::TcpSetCallback(sk, &Runner::OnEvents, this);
-    return fd;
+  // `fd` of the acting process now holds a file (socket, accept, dup,
+  // dup2): it is no longer a closed fd; the file's events reach the runner.
+  void OpenedFd(int fd, bool new_socket) {
+    closed_.erase({acting_, fd});
+    closing_.erase({acting_, fd});
+    auto p = Acting();
+    sock::File* f = p ? p->fds().Get(fd) : nullptr;
+    if (f == nullptr || !f->is_socket()) return;
+    if (new_socket) close_done_.erase(f->sk);
+    f->app_cb = &Runner::OnEvents;
+    f->app_ctx = this;
+  }
+  // `fd` of the acting process is about to go (close, exit): remember the
+  // connection's addresses (%state of a closed fd) and its socket
+  // (%close_done).
+  void ClosingFd(int fd) {
+    Tcb* sk = FdSock(fd);
+    if (sk == nullptr) return;
+    closed_[{acting_, fd}] = Tuple{sk->c.saddr, sk->c.daddr, sk->c.sport, sk->c.dport};
+    closing_[{acting_, fd}] = sk;
+  }
+  // Runs one call in the acting process through lib/socket and lets the
+  // reactor carry it out (an exit runs to completion here). False if it did
+  // not complete.
+  bool Call(const sock::SyscallReq& req, sock::SyscallResult* out) {
+    struct Pending {
+      bool done = false;
+      sock::SyscallResult res;
+    };
+    auto st = std::make_shared<Pending>();
+    if (!sock::Syscall(*pt_, acting_, req, [st](const sock::SyscallResult& r) {
+          st->res = r;
+          st->done = true;
+        })) {
+      out->ret = -ESRCH;  // no such process
+      return true;
+    }
+    Settle();
+    *out = st->res;
+    return st->done;
   }
   // Socket events: only kEvCloseDone matters (SO_LINGER {1,N} closes
   // complete asynchronously; %close_done / %close_blocked).
@@ -364,11 +413,13 @@ class Runner {
   Wire wire_;
   IpStack ip_;
   std::unique_ptr<tcp::TcpStack> tcp_;
+  std::unique_ptr<sock::ProcessTable> pt_;
+  int acting_ = kFirstPid;  // the process the calls run in (`%proc`)
 
   std::deque<Seen> pending_;  // sent by dpx, not yet matched
-  std::map<int, Tcb*> fds_;
-  std::map<int, Tuple> closed_;
-  std::map<int, Tcb*> closing_;        // closed fds: the Tcb close() was given
+  // Closed fds, by (pid, fd): the connection's addresses and its socket.
+  std::map<std::pair<int, int>, Tuple> closed_;
+  std::map<std::pair<int, int>, Tcb*> closing_;
   std::map<Tcb*, bool> close_done_;    // kEvCloseDone seen
   std::map<uint16_t, Conn> conns_;
   uint16_t peer_port_ = kDefaultPeerPort;
@@ -686,118 +737,146 @@ absl::Status Runner::DoCall(const ScriptLine& l, const ScriptCall& c) {
     return false;
   };
   auto bad = [&](absl::string_view why) { return Fail(l, absl::StrCat("bad call: ", why)); };
-  Tcb* sk = nullptr;
+  auto proc = Acting();
+  if (!proc) return Fail(l, absl::StrCat("no process ", acting_));
+  if (proc->state() != sock::ProcState::kRunning)
+    return Fail(l, absl::StrCat("process ", acting_, " has exited"));
+  // Every call runs in the acting process through lib/socket (sock::Syscall),
+  // with Linux's results; close_exiting(fd) and fcntl are the runner's own.
+  sock::SyscallReq q;
   int64_t fd = -1;
-  const bool takes_fd = c.name != "socket";
+  const bool takes_fd = c.name != "socket" && c.name != "fork" && c.name != "exit";
   if (takes_fd) {
     if (!arg_int(0, &fd)) return bad("first argument must be an fd");
-    sk = FdSock(fd);
-    if (sk == nullptr && c.name != "close")
-      return bad(absl::StrCat("fd ", fd, " is not open"));
+    q.fd = static_cast<int>(fd);
   }
   int64_t r = 0;  // >= 0 result or -errno
+  bool via_syscall = true;
   if (c.name == "socket") {
-    Tcb* s = tcp::TcpSocket(*tcp_);
-    r = s ? NewFd(s) : -ENOBUFS;
-  } else if (c.name == "bind") {
-    uint32_t addr = 0;
-    uint16_t port = kDefaultDpxPort;
+    q.op = sock::Sys::kSocket;
+  } else if (c.name == "bind" || c.name == "connect") {
+    q.op = c.name == "bind" ? sock::Sys::kBind : sock::Sys::kConnect;
+    q.addr_be = c.name == "bind" ? 0 : kPeerIp;
+    q.port = kDefaultDpxPort;
     if (c.args.size() > 1 && c.args[1].kind == ScriptArg::Kind::kAddr) {
-      addr = c.args[1].addr;
-      port = c.args[1].port;
+      q.addr_be = c.args[1].addr;
+      q.port = c.args[1].port;
     }
-    r = tcp::TcpBind(sk, addr, port);
+    if (c.name == "connect") {
+      // A new connection: a fresh sequence space toward that peer port.
+      peer_port_ = q.port;
+      conns_.erase(q.port);
+    }
   } else if (c.name == "listen") {
-    int64_t backlog = 0;
-    if (!arg_int(1, &backlog)) return bad("listen(fd, backlog)");
-    r = tcp::TcpListen(sk, static_cast<int>(backlog));
-    if (r == 0) listen_port_ = rte_be_to_cpu_16(sk->c.sport);
+    if (!arg_int(1, &q.n)) return bad("listen(fd, backlog)");
+    q.op = sock::Sys::kListen;
   } else if (c.name == "accept") {
-    Tcb* child = nullptr;
-    r = tcp::TcpAccept(sk, &child);
-    if (r == 0) r = NewFd(child);
-  } else if (c.name == "connect") {
-    uint32_t addr = kPeerIp;
-    uint16_t port = kDefaultDpxPort;
-    if (c.args.size() > 1 && c.args[1].kind == ScriptArg::Kind::kAddr) {
-      addr = c.args[1].addr;
-      port = c.args[1].port;
-    }
-    // A new connection: a fresh sequence space toward that peer port.
-    peer_port_ = port;
-    conns_.erase(port);
-    r = tcp::TcpConnect(sk, addr, port);
-    ConnFor(port).dpx_port = rte_be_to_cpu_16(sk->c.sport);
+    q.op = sock::Sys::kAccept;
   } else if (c.name == "write" || c.name == "send") {
-    int64_t n = 0;
-    if (!arg_int(2, &n) || n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
+    if (!arg_int(2, &q.n) || q.n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
     int64_t fl = 0;
     if (c.args.size() > 3 && !arg_int(3, &fl)) return bad("send(fd, ..., N, FLAGS)");
-    std::vector<uint8_t> buf(static_cast<size_t>(n));
-    for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>('A' + i % 26);
-    r = tcp::TcpSendFlags(sk, buf.data(), buf.size(), static_cast<int>(fl));
+    q.op = sock::Sys::kSend;
+    q.flags = static_cast<int>(fl);
   } else if (c.name == "read" || c.name == "recv") {
-    int64_t n = 0;
-    if (!arg_int(2, &n) || n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
-    std::vector<uint8_t> buf(static_cast<size_t>(n));
-    r = tcp::TcpRecv(sk, buf.data(), buf.size());
+    if (!arg_int(2, &q.n) || q.n < 0) return bad(absl::StrCat(c.name, "(fd, ..., N)"));
+    q.op = sock::Sys::kRecv;
   } else if (c.name == "shutdown") {
-    int64_t how = 0;
-    if (!arg_int(1, &how)) return bad("shutdown(fd, SHUT_RD|SHUT_WR|SHUT_RDWR)");
-    r = tcp::TcpShutdown(sk, static_cast<int>(how));
-  } else if (c.name == "close" || c.name == "close_exiting") {
-    // close_exiting(fd): the last reference dropped by an exiting process
-    // (inet_release with PF_EXITING: the linger time is ignored).
-    if (sk == nullptr) {
+    if (!arg_int(1, &q.n)) return bad("shutdown(fd, SHUT_RD|SHUT_WR|SHUT_RDWR)");
+    q.op = sock::Sys::kShutdown;
+  } else if (c.name == "close") {
+    q.op = sock::Sys::kClose;
+    ClosingFd(q.fd);
+  } else if (c.name == "close_exiting") {
+    // close_exiting(fd): the fd's reference dropped as an exiting process
+    // drops it (inet_release with PF_EXITING: the linger time is ignored).
+    via_syscall = false;
+    sock::File* f = proc->fds().Get(q.fd);
+    if (f == nullptr) {
       r = -EBADF;
     } else {
-      closed_[static_cast<int>(fd)] = Tuple{sk->c.saddr, sk->c.daddr, sk->c.sport, sk->c.dport};
-      closing_[static_cast<int>(fd)] = sk;
-      fds_.erase(static_cast<int>(fd));
-      r = c.name == "close" ? tcp::TcpClose(sk) : tcp::TcpCloseExiting(sk);
+      ClosingFd(q.fd);
+      proc->fds().Clear(q.fd);
+      pt_->Fput(*proc, f, /*exiting=*/true);
+      r = 0;
     }
+  } else if (c.name == "dup") {
+    q.op = sock::Sys::kDup;
+  } else if (c.name == "dup2") {
+    int64_t fd2;
+    if (!arg_int(1, &fd2)) return bad("dup2(fd, fd2)");
+    q.op = sock::Sys::kDup2;
+    q.fd2 = static_cast<int>(fd2);
+    if (q.fd2 != q.fd) ClosingFd(q.fd2);  // a socket there is closed by dup2
+  } else if (c.name == "fork") {
+    q.op = sock::Sys::kFork;
+  } else if (c.name == "exit") {
+    if (!arg_int(0, &q.n)) return bad("exit(N)");
+    q.op = sock::Sys::kExit;
+    // Every fd goes: remember the connections for %state afterwards.
+    for (int f = proc->fds().NextOpen(0); f >= 0; f = proc->fds().NextOpen(f + 1)) ClosingFd(f);
   } else if (c.name == "setsockopt" || c.name == "getsockopt") {
     int64_t level = 0, name = 0;
     if (!arg_int(1, &level) || !arg_int(2, &name) || c.args.size() < 4)
       return bad(absl::StrCat(c.name, "(fd, level, name, value, len)"));
+    q.op = c.name == "setsockopt" ? sock::Sys::kSetsockopt : sock::Sys::kGetsockopt;
+    q.level = static_cast<int>(level);
+    q.optname = static_cast<int>(name);
     const ScriptArg& v = c.args[3];
     if (c.name == "setsockopt") {
       if (v.kind == ScriptArg::Kind::kStruct) {
-        tcp::Linger lg{0, 0};
         for (const auto& [k, x] : v.fields) {
-          if (k == "l_onoff") lg.l_onoff = static_cast<int>(x);
-          else if (k == "l_linger") lg.l_linger = static_cast<int>(x);
+          if (k == "l_onoff") q.val[0] = static_cast<int>(x);
+          else if (k == "l_linger") q.val[1] = static_cast<int>(x);
           else return bad(absl::StrCat("unknown field ", k));
         }
-        r = tcp::TcpSetsockopt(sk, static_cast<int>(level), static_cast<int>(name), &lg, sizeof(lg));
       } else {
         int64_t x;
         if (!arg_int(3, &x)) return bad("setsockopt value must be N, [N] or {...}");
-        const int iv = static_cast<int>(x);
-        r = tcp::TcpSetsockopt(sk, static_cast<int>(level), static_cast<int>(name), &iv, sizeof(iv));
-      }
-    } else {
-      union {
-        int i;
-        tcp::Linger lg;
-      } out{};
-      size_t len = sizeof(out);
-      r = tcp::TcpGetsockopt(sk, static_cast<int>(level), static_cast<int>(name), &out, &len);
-      if (r == 0) {
-        if (v.kind == ScriptArg::Kind::kInt && out.i != v.i)
-          return Fail(l, absl::StrCat("getsockopt value ", out.i, ", expected ", v.i));
-        if (v.kind == ScriptArg::Kind::kStruct)
-          for (const auto& [k, x] : v.fields) {
-            const int got = k == "l_onoff" ? out.lg.l_onoff : out.lg.l_linger;
-            if (got != x)
-              return Fail(l, absl::StrCat("getsockopt ", k, " = ", got, ", expected ", x));
-          }
+        q.val[0] = static_cast<int>(x);
       }
     }
   } else if (c.name == "fcntl") {
+    via_syscall = false;
     r = 0;  // every dpx socket is non-blocking already
   } else {
     return bad(absl::StrCat("unknown call '", c.name, "'"));
+  }
+  if (via_syscall) {
+    sock::SyscallResult res;
+    if (!Call(q, &res))
+      return Fail(l, absl::StrCat(c.name, "() did not complete in process ", acting_));
+    r = res.ret;
+    if (r >= 0) {
+      switch (q.op) {
+        case sock::Sys::kSocket:
+        case sock::Sys::kAccept:
+          OpenedFd(static_cast<int>(r), /*new_socket=*/true);
+          break;
+        case sock::Sys::kDup:
+        case sock::Sys::kDup2:
+          OpenedFd(static_cast<int>(r), /*new_socket=*/false);
+          break;
+        case sock::Sys::kListen:
+          if (Tcb* sk = FdSock(fd)) listen_port_ = rte_be_to_cpu_16(sk->c.sport);
+          break;
+        default:
+          break;
+      }
+    }
+    if (q.op == sock::Sys::kConnect)
+      if (Tcb* sk = FdSock(fd)) ConnFor(q.port).dpx_port = rte_be_to_cpu_16(sk->c.sport);
+    if (q.op == sock::Sys::kGetsockopt && r == 0) {
+      const ScriptArg& v = c.args[3];
+      if (v.kind == ScriptArg::Kind::kInt && res.val[0] != v.i)
+        return Fail(l, absl::StrCat("getsockopt value ", res.val[0], ", expected ", v.i));
+      if (v.kind == ScriptArg::Kind::kStruct)
+        for (const auto& [k, x] : v.fields) {
+          const int got = k == "l_onoff" ? res.val[0] : res.val[1];
+          if (got != x)
+            return Fail(l, absl::StrCat("getsockopt ", k, " = ", got, ", expected ", x));
+        }
+    }
   }
   Settle();
   Collect();
@@ -824,16 +903,17 @@ absl::Status Runner::DoDirective(const ScriptLine& l, const ScriptDirective& d) 
     if (!tcp::TcpStateFromName(w[1], &want) &&
         !tcp::TcpStateFromName(absl::StrCat("TCP_", w[1]), &want))
       return Fail(l, absl::StrCat("unknown state name '", w[1], "'"));
+    // The acting process's fd; a closed one by its connection's addresses.
     tcp::TcpState got = tcp::TCP_CLOSE;
     if (Tcb* sk = FdSock(fd)) {
       got = sk->state();
-    } else if (auto it = closed_.find(static_cast<int>(fd)); it != closed_.end()) {
+    } else if (auto it = closed_.find({acting_, static_cast<int>(fd)}); it != closed_.end()) {
       // A closed fd: the connection lives on in the tables (orphan, TIME_WAIT) or is gone.
       const Tuple& t = it->second;
       if (tcp::SockCommon* s = tcp_->table().Lookup(t.saddr, t.sport, t.daddr, t.dport))
         got = static_cast<tcp::TcpState>(s->state);
     } else {
-      return Fail(l, absl::StrCat("fd ", fd, " was never opened"));
+      return Fail(l, absl::StrCat("fd ", fd, " was never opened in process ", acting_));
     }
     if (got != want)
       return Fail(l, absl::StrCat("state of fd ", fd, " is ", std::string(tcp::TcpStateName(got)),
@@ -874,11 +954,19 @@ absl::Status Runner::DoDirective(const ScriptLine& l, const ScriptDirective& d) 
     // reports it with kEvCloseDone; Linux returns from close().
     int64_t fd;
     if (w.size() != 1 || !ParseI64(w[0], &fd)) return Fail(l, "usage: %close_done FD");
-    auto it = closing_.find(static_cast<int>(fd));
+    auto it = closing_.find({acting_, static_cast<int>(fd)});
     if (it == closing_.end()) return Fail(l, absl::StrCat("fd ", fd, " was not closed"));
     const bool done = close_done_.count(it->second) > 0;
     if (done != (d.name == "close_done"))
       return Fail(l, absl::StrCat("close(", fd, ") has ", done ? "" : "not ", "completed"));
+    return absl::OkStatus();
+  }
+  if (d.name == "proc") {
+    // The process the following calls run in.
+    int64_t pid;
+    if (w.size() != 1 || !ParseI64(w[0], &pid)) return Fail(l, "usage: %proc PID");
+    if (!pt_->Find(static_cast<int>(pid))) return Fail(l, absl::StrCat("no process ", pid));
+    acting_ = static_cast<int>(pid);
     return absl::OkStatus();
   }
   if (d.name == "peer_port") {

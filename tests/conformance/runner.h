@@ -14,8 +14,10 @@
 //   `<`  a real Ethernet/IPv4/TCP frame is built and injected;
 //   `>`  the next captured segment must match, sent within the tolerance
 //        (default 4 ms, `%tolerance_ms N`) of the line's time;
-//   call the socket API is called and its result compared;
-//   `%`  a directive (state, counter, sysctl, no_packet, peer_port, ...).
+//   call a system call of the acting process (lib/socket: pid 100, and the
+//        children fork() makes; `%proc N` switches) is made and its result
+//        compared; exit(N) runs the process's exit to completion;
+//   `%`  a directive (state, counter, sysctl, no_packet, peer_port, proc, ...).
 // Any captured segment still unmatched when a line other than `>` runs, or
 // at the end of the script, fails the run.
 #pragma once

@@ -83,7 +83,36 @@ TEST(Runner, CallsStatesAndCountersAreChecked) {
   ExpectFailure("+0 %counter NoSuchCounter 1\n", {"unknown counter"});
   ExpectFailure("+0 %sysctl net.ipv4.no_such_thing=1\n", {"t.pkt:7:"});
   ExpectFailure("+0 %frobnicate\n", {"unknown directive"});
-  ExpectFailure("+0 write(9, ..., 10) = 10\n", {"fd 9 is not open"});
+  // Calls run in the script's process: an fd it does not hold is EBADF.
+  ExpectFailure("+0 write(9, ..., 10) = 10\n", {"write(...) = -1 EBADF"});
+}
+
+TEST(Runner, ProcessesForkDupAndExit) {
+  // fork() numbers children from 101; each process has its own fds; a
+  // closed fd's connection is looked up in the tables (gone: CLOSE).
+  const absl::Status st = RunTail(R"(+0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3
++0 dup(3) = 4
++0 dup2(3, 7) = 7
++0 fork() = 101
++0 fork() = 102
++0 %proc 101
++0 close(4) = 0
++0 close(4) = -1 EBADF
++0 %state 3 CLOSE
++0 exit(0) = 0
++0 %proc 100
++0 close(7) = 0
++0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 5
++0 exit(1) = 0
++0 %state 7 CLOSE
++0 %proc 102
++0 fork() = 103
+)");
+  EXPECT_TRUE(st.ok()) << st.message();
+  ExpectFailure("+0 %proc 105\n", {"t.pkt:7:", "no process 105"});
+  ExpectFailure("+0 exit(0) = 0\n+0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3\n",
+                {"t.pkt:8:", "process 100 has exited"});
+  ExpectFailure("+0 fork() = 102\n", {"fork(...) = 101"});
 }
 
 }  // namespace

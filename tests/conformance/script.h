@@ -31,7 +31,7 @@
 // wildcard is `ecr *`: echo the TS val of dpx's latest segment. Calls:
 // `name(args) = ret`, or `= -1 ERRNO`; `[N]` is an int passed by pointer.
 // Lines starting with `%` are directives (state, counter, sysctl,
-// no_packet, peer_port, tolerance_ms).
+// no_packet, peer_port, tolerance_ms, proc, ...).
 #pragma once
 
 #include <cstdint>

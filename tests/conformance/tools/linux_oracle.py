@@ -16,12 +16,18 @@ Same format as the C++ runner (docs/conformance-scripts.md), in real time:
 and report the arrival time. The run stops at the first difference and
 prints the transcript; exit status 0 when the kernel did exactly what the
 script says. Not run by the test suite (it needs root and namespaces).
+
+Every script process (pid 100, and 101, 102, ... for each `fork()`) is a
+real process in `dpxk`: a worker forked from the oracle that runs the calls
+on its own fd table (see "processes" below), so dup, fork, close and exit
+reach the kernel exactly as a program's would.
 """
 
 import argparse
 import ctypes
 import errno
 import os
+import pickle
 import re
 import select
 import socket
@@ -454,16 +460,294 @@ def compare(want, got):
     return d
 
 
+# ------------------------------------------------------------- processes
+#
+# Every script process (pid 100 at the start, 101, 102, ... for each
+# `fork()`) is a real Linux process: a worker forked from the oracle (or
+# from another worker, for fork) in the kernel-side namespace. It executes
+# the calls it is sent over an AF_UNIX SEQPACKET pair (pickled dicts) on its
+# own fd table, whose fd numbers are the script's: the worker keeps no fd
+# of its own between 3 and CTRL_FD, so socket() and dup() return what Linux
+# returns. `fork` forks the worker (the child gets a new channel, passed to
+# the oracle with SCM_RIGHTS); `exit` makes it _exit(n): do_exit closes its
+# files, and the oracle waits until the process is gone (pidfd).
+
+FIRST_PID = 100
+CTRL_FD = 1000            # the worker's channel to the oracle
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Wrapped:
+    """A socket object over a raw fd of the worker, detached (never closed)
+    when done."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __enter__(self):
+        self.s = socket.socket(fileno=self.fd)
+        self.s.setblocking(False)
+        return self.s
+
+    def __exit__(self, *exc):
+        self.s.detach()
+        return False
+
+
+def sock_tuple(fd):
+    with Wrapped(fd) as s:
+        try:
+            return (s.getsockname(), s.getpeername())
+        except OSError:
+            return (s.getsockname(), None)
+
+
+class Worker:
+    """The process side: runs in the forked worker, never returns."""
+
+    def __init__(self):
+        self.ctrl = socket.socket(fileno=CTRL_FD)
+        self.closing = {}  # fd -> thread running a lingering close
+
+    def loop(self):
+        while True:
+            try:
+                data = self.ctrl.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                os._exit(0)  # the oracle went away
+            req = pickle.loads(data)
+            fds = []
+            try:
+                res = {"ok": self.handle(req, fds)}
+            except OSError as e:
+                res = {"errno": e.errno}
+            except Exception as e:  # a bug: report it rather than hang
+                res = {"error": f"{type(e).__name__}: {e}"}
+            if res.get("ok") is CHILD:
+                continue  # this is the new child: it answers nothing for the fork
+            socket.send_fds(self.ctrl, [pickle.dumps(res)], fds)
+            for fd in fds:
+                os.close(fd)
+            if req["op"] == "exit" and "ok" in res:
+                os._exit(req["n"])
+
+    def handle(self, req, fds):
+        op = req["op"]
+        fd = req.get("fd")
+        if op == "socket":
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            # dpx's default congestion control (a child netns may not change
+            # the default, a CAP_NET_ADMIN socket may pick any available one)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+            return s.detach()
+        if op == "fork":
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            pid = os.fork()
+            if pid == 0:
+                os.dup2(b.fileno(), CTRL_FD, inheritable=False)
+                os.close(a.detach())
+                os.close(b.detach())
+                self.closing = {}
+                return CHILD
+            os.close(b.detach())
+            fds.append(a.detach())
+            return pid
+        if op == "exit":
+            # Addresses of every socket it holds, for %state afterwards.
+            tuples = {}
+            for name in os.listdir("/proc/self/fd"):
+                n = int(name)
+                if n < 3 or n == CTRL_FD:
+                    continue
+                try:
+                    if os.readlink(f"/proc/self/fd/{n}").startswith("socket:"):
+                        tuples[n] = sock_tuple(n)
+                except OSError:
+                    pass
+            return {"tuples": tuples}
+        if op == "dup":
+            return os.dup(fd)
+        if op == "dup2":
+            return os.dup2(fd, req["fd2"])
+        if op == "state":
+            try:
+                with Wrapped(fd) as s:
+                    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+            except OSError:
+                return None
+        if op == "close_done":
+            th = self.closing.get(fd)
+            if th is not None and req["wait"]:
+                th.join(req["wait"])
+            return th is None or not th.is_alive()
+        if op in ("close", "close_exiting"):
+            tup = sock_tuple(fd)
+            if op == "close_exiting":
+                # The last reference goes away in a process that is exiting
+                # (PF_EXITING: inet_release ignores the linger time). A forked
+                # child holds the socket; this process drops its reference,
+                # then the child exits.
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(w)
+                    os.read(r, 1)
+                    os._exit(0)
+                os.close(r)
+                os.close(fd)
+                os.write(w, b"x")
+                os.close(w)
+                os.waitpid(pid, 0)
+                return {"tuple": tup}
+            with Wrapped(fd) as s:
+                lg = struct.unpack("ii", s.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+            if lg[0] and lg[1] > 0:
+                # SO_LINGER {1,N}: Linux blocks in close (even O_NONBLOCK);
+                # run it aside so the script goes on (%close_done/%close_blocked).
+                th = threading.Thread(target=os.close, args=(fd,), daemon=True)
+                th.start()
+                self.closing[fd] = th
+                time.sleep(0.001)  # the fd slot is freed at once; let it start
+                return {"tuple": tup}
+            os.close(fd)
+            return {"tuple": tup}
+        with Wrapped(fd) as s:
+            if op == "bind":
+                s.bind((req["ip"], req["port"]))
+                return 0
+            if op == "listen":
+                s.listen(req["n"])
+                return s.getsockname()[1]
+            if op == "accept":
+                c, _ = s.accept()
+                c.setblocking(False)
+                return c.detach()
+            if op == "connect":
+                rc = s.connect_ex((req["ip"], req["port"]))
+                return {"rc": rc, "sport": s.getsockname()[1]}
+            if op == "send":
+                return s.send(bytes((ord("A") + i % 26) for i in range(req["n"])), req["flags"])
+            if op == "recv":
+                return len(s.recv(req["n"]))
+            if op == "shutdown":
+                s.shutdown(req["how"])
+                return 0
+            if op == "setsockopt":
+                v = req["val"]
+                if isinstance(v, tuple):
+                    s.setsockopt(req["level"], req["opt"], struct.pack("ii", *v))
+                else:
+                    s.setsockopt(req["level"], req["opt"], v)
+                return 0
+            if op == "getsockopt":
+                if req["size"]:
+                    return struct.unpack("ii", s.getsockopt(req["level"], req["opt"], req["size"]))
+                return s.getsockopt(req["level"], req["opt"])
+        raise ValueError("unknown op " + op)
+
+
+CHILD = object()
+
+
+def spawn_worker():
+    """Forks the first worker (script pid 100) from the oracle."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(b.fileno(), CTRL_FD, inheritable=False)
+            a.detach()
+            b.detach()
+            # Nothing of the oracle's stays open (the packet socket, the
+            # other end): the script's fds start at 3.
+            os.closerange(3, CTRL_FD)
+            os.closerange(CTRL_FD + 1, 1 << 16)
+            Worker().loop()
+        finally:
+            os._exit(70)
+    os.close(b.detach())
+    return pid, a
+
+
+class Proc:
+    """The oracle's handle on one script process."""
+
+    def __init__(self, spid, rpid, ctrl, direct=False):
+        self.spid, self.rpid, self.ctrl, self.direct = spid, rpid, ctrl, direct
+        self.ctrl.settimeout(10.0)
+        self.pidfd = os.pidfd_open(rpid)
+        self.alive = True
+        self.closed = {}  # fd -> (local, peer) of a closed socket fd
+
+    def newfd(self, fd):
+        self.closed.pop(fd, None)
+        return fd
+
+    def req(self, op, **kw):
+        kw["op"] = op
+        self.ctrl.send(pickle.dumps(kw))
+        data, fds, _, _ = socket.recv_fds(self.ctrl, 1 << 16, 1)
+        if not data:
+            raise ScriptError(f"process {self.spid} (pid {self.rpid}) went away")
+        res = pickle.loads(data)
+        if "error" in res:
+            raise ScriptError(f"process {self.spid}: {op}: {res['error']}")
+        if "errno" in res:
+            raise OSError(res["errno"], os.strerror(res["errno"]))
+        if op == "fork":
+            return {"pid": res["ok"], "ctrl": socket.socket(fileno=fds[0])}
+        return res["ok"]
+
+    def wait_gone(self, limit_s=10.0):
+        """Until the process has exited (its files are closed by then)."""
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        if not poller.poll(limit_s * 1000):
+            raise ScriptError(f"process {self.spid} (pid {self.rpid}) did not exit")
+        if self.direct:
+            os.waitpid(self.rpid, 0)
+        self.alive = False
+        self.ctrl.close()
+        os.close(self.pidfd)
+
+    def kill(self):
+        if self.alive:
+            try:
+                os.kill(self.rpid, 9)
+            except ProcessLookupError:
+                pass
+            self.wait_gone()
+
+
 # -------------------------------------------------------------- the runner
 
 class Oracle:
     def __init__(self, script, tol):
         self.script, self.tol = script, tol
-        self.fds, self.closed, self.conns, self.closing = {}, {}, {}, {}
+        self.conns = {}
+        self.procs, self.acting, self.next_pid = {}, FIRST_PID, FIRST_PID + 1
         self.peer_port, self.listen_port, self.ip_id = DEFAULT_PEER_PORT, 0, 1
         self.pending, self.log = [], []
         self.explore = False
         self.orphan_base = 0
+
+    def stop(self):
+        """Kills the script processes still alive and reaps them all."""
+        for p in self.procs.values():
+            try:
+                p.kill()
+            except (OSError, ScriptError):
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
 
     def conn(self, port):
         if port not in self.conns:
@@ -617,107 +901,90 @@ class Oracle:
             self.fail(ev, f"call returned {r} {err or ''}")
         time.sleep(0.0005)
 
-    def newfd(self, s):
-        fd = 3
-        while fd in self.fds:
-            fd += 1
-        self.fds[fd] = s
-        self.closed.pop(fd, None)
-        return fd
+    def proc(self):
+        p = self.procs[self.acting]
+        if not p.alive:
+            raise ScriptError(f"process {self.acting} has exited")
+        return p
 
     def call(self, name, args):
+        p = self.proc()
         if name == "socket":
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setblocking(False)
-            # dpx's default congestion control (a child netns may not change
-            # the default, a CAP_NET_ADMIN socket may pick any available one)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
-            return self.newfd(s)
+            return p.newfd(p.req("socket"))
+        if name == "fork":
+            res = p.req("fork")
+            spid = self.next_pid
+            self.next_pid += 1
+            child = Proc(spid, res["pid"], res["ctrl"])
+            child.closed = dict(p.closed)
+            self.procs[spid] = child
+            return spid
+        if name == "exit":
+            # do_exit: the worker reports its sockets' addresses (for %state
+            # of the fds afterwards), then _exit()s; the line completes when
+            # the process is gone (its deferred fputs ran before that).
+            res = p.req("exit", n=self.argint(args[0]))
+            p.closed.update(res["tuples"])
+            p.wait_gone()
+            return 0
         fd = self.argint(args[0])
-        s = self.fds.get(fd)
         if name == "bind":
             ip, port = self.addr(args[1], "0.0.0.0", DEFAULT_DPX_PORT)
-            s.bind((ip, port))
-            return 0
+            return p.req("bind", fd=fd, ip=ip, port=port)
         if name == "listen":
-            s.listen(self.argint(args[1]))
-            self.listen_port = s.getsockname()[1]
+            self.listen_port = p.req("listen", fd=fd, n=self.argint(args[1]))
             return 0
         if name == "accept":
-            c, _ = s.accept()
-            c.setblocking(False)
-            return self.newfd(c)
+            return p.newfd(p.req("accept", fd=fd))
         if name == "connect":
             ip, port = self.addr(args[1], PEER_IP, DEFAULT_DPX_PORT)
             self.peer_port = port
             self.conns.pop(port, None)
-            rc = s.connect_ex((ip, port))
-            self.conn(port).dpx_port = s.getsockname()[1]
-            if rc:
-                raise OSError(rc, "connect")
+            res = p.req("connect", fd=fd, ip=ip, port=port)
+            self.conn(port).dpx_port = res["sport"]
+            if res["rc"]:
+                raise OSError(res["rc"], "connect")
             return 0
         if name in ("write", "send"):
-            n = self.argint(args[2])
             fl = 0
             if name == "send" and len(args) > 3:
                 for f in args[3].split("|"):
                     fl |= self.argint(f)
-            return s.send(bytes((ord("A") + i % 26) for i in range(n)), fl)
+            return p.req("send", fd=fd, n=self.argint(args[2]), flags=fl)
         if name in ("read", "recv"):
-            return len(s.recv(self.argint(args[2])))
+            return p.req("recv", fd=fd, n=self.argint(args[2]))
         if name == "shutdown":
-            s.shutdown(self.argint(args[1]))
-            return 0
+            return p.req("shutdown", fd=fd, how=self.argint(args[1]))
+        if name == "dup":
+            return p.newfd(p.req("dup", fd=fd))
+        if name == "dup2":
+            fd2 = self.argint(args[1])
+            r = p.req("dup2", fd=fd, fd2=fd2)
+            if fd2 != fd:
+                p.closed.pop(fd2, None)
+            return r
         if name in ("close", "close_exiting"):
-            try:
-                self.closed[fd] = (s.getsockname(), s.getpeername())
-            except OSError:
-                self.closed[fd] = (s.getsockname(), None)
-            del self.fds[fd]
-            if name == "close_exiting":
-                # The last reference goes away in a process that is exiting
-                # (PF_EXITING: inet_release ignores the linger time). A forked
-                # child holds the socket; the parent drops its reference,
-                # then the child exits.
-                r, w = os.pipe()
-                pid = os.fork()
-                if pid == 0:
-                    os.close(w)
-                    os.read(r, 1)
-                    os._exit(0)
-                os.close(r)
-                s.close()
-                os.write(w, b"x")
-                os.close(w)
-                os.waitpid(pid, 0)
-                return 0
-            lg = struct.unpack("ii", s.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
-            if lg[0] and lg[1] > 0:
-                # SO_LINGER {1,N}: Linux blocks in close (even O_NONBLOCK);
-                # run it aside so the script goes on (%close_done/%close_blocked).
-                th = threading.Thread(target=s.close, daemon=True)
-                th.start()
-                self.closing[fd] = th
-                return 0
-            s.close()
+            # The worker returns the connection's addresses: %state of a
+            # closed fd looks the connection up in /proc/net/tcp.
+            res = p.req(name, fd=fd)
+            p.closed[fd] = res["tuple"]
             return 0
         if name in ("setsockopt", "getsockopt"):
             level, opt, val = self.argint(args[1]), self.argint(args[2]), args[3].strip()
             if name == "setsockopt":
                 if val.startswith("{"):
                     f = dict(kv.split("=") for kv in val.strip("{}").replace(" ", "").split(","))
-                    s.setsockopt(level, opt, struct.pack("ii", int(f["l_onoff"]),
-                                                         int(f["l_linger"])))
+                    v = (int(f["l_onoff"]), int(f["l_linger"]))
                 else:
-                    s.setsockopt(level, opt, self.argint(val))
-                return 0
+                    v = self.argint(val)
+                return p.req("setsockopt", fd=fd, level=level, opt=opt, val=v)
             if val.startswith("{"):
-                got = struct.unpack("ii", s.getsockopt(level, opt, 8))
+                got = tuple(p.req("getsockopt", fd=fd, level=level, opt=opt, size=8))
                 f = dict(kv.split("=") for kv in val.strip("{}").replace(" ", "").split(","))
                 if got != (int(f["l_onoff"]), int(f["l_linger"])):
                     raise ScriptError(f"getsockopt value {got}")
             else:
-                got = s.getsockopt(level, opt)
+                got = p.req("getsockopt", fd=fd, level=level, opt=opt, size=0)
                 if val != "..." and got != self.argint(val):
                     raise ScriptError(f"getsockopt value {got}, expected {val}")
             return 0
@@ -745,17 +1012,25 @@ class Oracle:
         if name == "state":
             fd, want = int(w[0]), w[1].replace("TCP_", "")
             want = STATE_ALIASES.get(want, want).upper().replace("-", "_")
-            if fd in self.fds:
-                s = self.fds[fd]
-                st = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+            p = self.procs[self.acting]
+            st = p.req("state", fd=fd) if p.alive else None
+            if st is not None:
                 got = TCP_STATES.get(st, str(st))
-            else:
-                local, peer = self.closed[fd]
+            elif fd in p.closed:
+                local, peer = p.closed[fd]
                 got = "CLOSE"
+                rows = self.tcp_table()
                 if peer:
-                    st = self.tcp_table().get((self.hexaddr(local), self.hexaddr(peer)))
-                    if st:
-                        got = TCP_STATES.get(st, str(st))
+                    st = rows.get((self.hexaddr(local), self.hexaddr(peer)))
+                else:
+                    # No peer address (SYN_SENT has none to getpeername, a
+                    # listener): the row with that local address, if any.
+                    st = next((v for (la, _), v in rows.items()
+                               if la == self.hexaddr(local) and local[1]), None)
+                if st:
+                    got = TCP_STATES.get(st, str(st))
+            else:
+                self.fail(ev, f"fd {fd} was never opened in process {self.acting}")
             if got != want:
                 self.fail(ev, f"state is {got}")
         elif name == "counter":
@@ -784,10 +1059,17 @@ class Oracle:
             if vals[w[0]] != int(w[1]):
                 self.fail(ev, f"sockstat {w[0]} is {vals[w[0]]}")
         elif name in ("close_done", "close_blocked"):
-            th = self.closing.get(int(w[0]))
-            done = th is None or not th.is_alive()
+            p = self.procs[self.acting]
+            # %close_done gives the closing thread the tolerance to return.
+            wait = self.tol if name == "close_done" else 0
+            done = not p.alive or p.req("close_done", fd=int(w[0]), wait=wait)
             if done != (name == "close_done"):
                 self.fail(ev, "close() has " + ("returned" if done else "not returned"))
+        elif name == "proc":
+            spid = int(w[0])
+            if spid not in self.procs:
+                self.fail(ev, f"no process {spid}")
+            self.acting = spid
         else:
             self.fail(ev, "unknown directive " + name)
 
@@ -826,7 +1108,7 @@ def main():
         if left:
             print(f"note: {left} orphan(s) of other runs remain; counting from there")
     setup_netns()
-    ok = False
+    ok, o = False, None
     try:
         enter_netns(PNS)
         ps = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
@@ -834,6 +1116,10 @@ def main():
         enter_netns(KNS)
         o = Oracle(script, a.tolerance_ms / 1000)
         o.ps = ps
+        # Workers whose parent worker exits are reparented here and reaped.
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        pid, ctrl = spawn_worker()
+        o.procs[FIRST_PID] = Proc(FIRST_PID, pid, ctrl, direct=True)
         o.explore = a.explore
         o.orphan_base = sockstat_tcp().get("orphan", 0)
         time.sleep(0.05)
@@ -845,6 +1131,8 @@ def main():
     except ScriptError as e:
         print("FAIL: " + str(e))
     finally:
+        if o is not None:
+            o.stop()
         if not a.keep:
             teardown_netns()
     sys.exit(0 if ok else 1)
