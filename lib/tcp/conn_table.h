@@ -111,6 +111,25 @@ class ConnTable {
         fn(s);
       }
   }
+  // One bucket at a time, for walks that resume by bucket index across
+  // reactor iterations (conn_dump.cc, like inet_diag's cb->args).
+  size_t listener_buckets() const { return lhash_.size(); }
+  template <typename Fn>
+  void ForEachInBucket(size_t b, Fn&& fn) const {
+    for (uint32_t h = ehash_[b]; h != 0;) {
+      SockCommon* s = Deref(h);
+      h = s->hash_next;
+      fn(s);
+    }
+  }
+  template <typename Fn>
+  void ForEachListenerInBucket(size_t b, Fn&& fn) const {
+    for (uint32_t h = lhash_[b]; h != 0;) {
+      SockCommon* s = Deref(h);
+      h = s->hash_next;
+      fn(reinterpret_cast<Tcb*>(s));
+    }
+  }
 
  private:
   size_t Bucket(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport) const;
