@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <mutex>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -9,15 +10,24 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
+#include <rte_telemetry.h>
+
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "flags.h"
+#include "control/appliance_commands.h"
+#include "control/control_server.h"
+#include "control/telemetry.h"
 #include "core/log.h"
 #include "net/arp.h"
 #include "tcp/sockstat.h"
 #include "net/ethernet.h"
 #include "net/ipv4_addr.h"
+#include "socket/process.h"
 
 namespace dpx::app {
 
@@ -29,6 +39,29 @@ volatile std::sig_atomic_t g_signal = 0;
 void OnSignal(int sig) {
   g_signal = sig;
   g_stop.store(true, std::memory_order_relaxed);
+}
+
+// /dpx/procs (DPDK telemetry): the process table while the appliance runs.
+std::mutex g_tel_mu;
+sock::ProcessTable* g_tel_procs = nullptr;
+
+int TelemetryProcs(const char* /*params*/, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  std::lock_guard<std::mutex> lock(g_tel_mu);
+  if (g_tel_procs == nullptr) return 0;
+  int n = 0;
+  for (const auto& p : g_tel_procs->List()) {
+    if (++n > RTE_TEL_MAX_DICT_ENTRIES) break;
+    rte_tel_data* c = rte_tel_data_alloc();
+    if (c == nullptr) return -ENOMEM;
+    rte_tel_data_start_dict(c);
+    rte_tel_data_add_dict_string(c, "name", p->name().c_str());
+    rte_tel_data_add_dict_string(c, "state", sock::ProcStateName(p->state()));
+    rte_tel_data_add_dict_int(c, "core", static_cast<int>(p->home_core()));
+    rte_tel_data_add_dict_int(c, "ppid", p->ppid());
+    rte_tel_data_add_dict_container(d, std::to_string(p->pid()).c_str(), c, 0);
+  }
+  return 0;
 }
 
 constexpr uint64_t kHousekeepingNs = 100 * kNsPerMs;
@@ -52,8 +85,11 @@ Appliance::Appliance(Profile profile, RunOptions opts)
     : profile_(std::move(profile)), opts_(opts) {}
 
 Appliance::~Appliance() {
-  // Stacks and queues before the ports, ports before their pools, all
-  // before EAL goes.
+  // The control plane before the cores it talks to; stacks and queues
+  // before the ports, ports before their pools, all before EAL goes.
+  StopControlPlane();
+  control_.reset();
+  procs_.reset();
   cores_.clear();
   for (auto& p : ports_) p->Close();
   ports_.clear();
@@ -72,6 +108,15 @@ void Appliance::InstallSignalHandlers() {
 }
 
 absl::Status Appliance::Start(const std::string& argv0) {
+  // ---- control socket: a path in use is an error before anything starts ----
+  if (!opts_.ctl_socket.empty()) {
+    control_ = std::make_unique<control::ControlServer>();
+    if (auto st = control_->Listen(opts_.ctl_socket); !st.ok()) {
+      control_.reset();
+      return st;
+    }
+  }
+
   // ---- EAL ----
   std::vector<std::string> args = EalArgv(profile_, argv0);
   DPX_LOG_INFO("profile %s (%s): EAL args: %s", profile_.name, profile_.source,
@@ -161,6 +206,11 @@ absl::Status Appliance::Start(const std::string& argv0) {
   }
   ShareArpAcrossCores();
   cores_[0]->reactor->AddPoller([this] { return Housekeeping(); });
+
+  // ---- processes: sockets made on a core live in port 0's stack there ----
+  std::vector<sock::CoreStack> core_stacks;
+  for (auto& core : cores_) core_stacks.push_back({core->reactor.get(), core->tcp[0].get()});
+  procs_ = std::make_unique<sock::ProcessTable>(std::move(core_stacks));
   return absl::OkStatus();
 }
 
@@ -227,13 +277,71 @@ void Appliance::Run() {
       g_stop.store(true);
     }
   }
+  StartControlPlane();
   LcoreMain(cores_[0].get());
+  // Stopping: no new control requests; waits for cores give up.
+  StopControlPlane();
   rte_eal_mp_wait_lcore();
   stop_ns_ = clock_.NowNs();
   if (g_signal != 0) {
     DPX_LOG_INFO("stopping on %s", strsignal(g_signal));
   } else {
     DPX_LOG_INFO("stopping after --run-seconds=%d", opts_.run_seconds);
+  }
+}
+
+void Appliance::StartControlPlane() {
+  control::ControlTargets t;
+  for (auto& core : cores_) {
+    control::ControlCore c;
+    c.reactor = core->reactor.get();
+    for (auto& s : core->tcp) c.stacks.push_back(s.get());
+    t.cores.push_back(std::move(c));
+  }
+  t.procs = procs_.get();
+  for (auto& p : ports_) t.ports.push_back(p.get());
+  t.version = std::string(absl::StripTrailingAsciiWhitespace(VersionText()));
+  t.instance = absl::StrFormat("%d-%d", getpid(), clock_.NowNs());
+
+  if (control_ != nullptr) {
+    control::RegisterApplianceCommands(*control_, t);
+    if (auto st = control_->Start(); !st.ok()) {
+      DPX_LOG_ERROR("control server: %s", st.message());
+    } else {
+      DPX_LOG_INFO("control socket %s (dpxctl --socket=%s)", control_->path(),
+                   control_->path());
+    }
+  }
+
+  control::TelemetrySources ts;
+  ts.counters = counters_.get();
+  for (auto& core : cores_)
+    for (auto& s : core->tcp) ts.stacks.push_back(s.get());
+  for (auto& p : ports_) ts.port_ids.push_back(p->port_id());
+  if (int rc = control::RegisterTelemetry(ts); rc != 0) {
+    DPX_LOG_WARN("DPDK telemetry: cannot register /dpx commands: %s", rte_strerror(-rc));
+  } else {
+    telemetry_ = true;
+    {
+      std::lock_guard<std::mutex> lock(g_tel_mu);
+      g_tel_procs = procs_.get();
+    }
+    if (int rc2 = control::RegisterTelemetryCommand(
+            "/dpx/procs", "Processes: pid -> {name, state, core, ppid}. Parameters: None",
+            TelemetryProcs);
+        rc2 != 0) {
+      DPX_LOG_WARN("DPDK telemetry: cannot register /dpx/procs: %s", rte_strerror(-rc2));
+    }
+  }
+}
+
+void Appliance::StopControlPlane() {
+  if (control_ != nullptr) control_->Stop();
+  if (telemetry_) {
+    control::UnregisterTelemetry();
+    std::lock_guard<std::mutex> lock(g_tel_mu);
+    g_tel_procs = nullptr;
+    telemetry_ = false;
   }
 }
 

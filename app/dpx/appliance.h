@@ -22,6 +22,13 @@
 #include "echo_service.h"
 #include "tcp/tcp_stack.h"
 
+namespace dpx::sock {
+class ProcessTable;
+}
+namespace dpx::control {
+class ControlServer;
+}
+
 struct rte_mempool;
 
 namespace dpx::app {
@@ -31,6 +38,7 @@ struct RunOptions {
   uint32_t stats_interval_s = 0;  // 0: never
   uint32_t link_wait_ms = 3000;   // how long Start() waits for link up
   uint16_t echo_port = 0;         // TCP echo service on every core (0: off)
+  std::string ctl_socket;         // control socket for dpxctl ("": none)
 };
 
 class Appliance {
@@ -38,7 +46,9 @@ class Appliance {
   Appliance(Profile profile, RunOptions opts);
   ~Appliance();  // stops ports and cleans EAL up if Start() got that far
 
-  // EAL, pools, ports (started, link awaited), reactors and stacks.
+  // The control socket (first, so a second dpx on the same path fails
+  // before it touches EAL), EAL, pools, ports (started, link awaited),
+  // reactors, stacks and the process table.
   absl::Status Start(const std::string& argv0);
   // Launches a reactor on every worker lcore, runs the main lcore's own,
   // and returns once all have stopped.
@@ -68,6 +78,8 @@ class Appliance {
   void ShareArpAcrossCores();
   unsigned Housekeeping();  // main lcore poller: deadline, stats, link
   void LogStats() const;
+  void StartControlPlane();
+  void StopControlPlane();
 
   Profile profile_;
   RunOptions opts_;
@@ -86,6 +98,10 @@ class Appliance {
   uint64_t next_stats_ns_ = 0;
   std::vector<bool> last_link_;
   bool ran_ = false;
+  // After cores_: destroyed before the stacks they point into.
+  std::unique_ptr<sock::ProcessTable> procs_;
+  std::unique_ptr<control::ControlServer> control_;
+  bool telemetry_ = false;
 };
 
 }  // namespace dpx::app

@@ -38,6 +38,10 @@ DEFINE_uint32(echo_port, 0,
               "Run a TCP echo service on this port on every lcore (0 = off); checks a "
               "deployment end to end and carries the integration tests' traffic");
 
+DEFINE_string(ctl_socket, "/run/dpx/dpx.sock",
+              "Control socket (unix, mode 0600) that dpxctl talks to; its directory is created "
+              "mode 0700 if missing; removed at exit. Empty: no control socket");
+
 namespace dpx::app {
 
 namespace {
@@ -46,6 +50,7 @@ namespace {
 constexpr const char* kFlagOrder[] = {
     "profile", "check_config", "ip",     "gateway",          "tap_iface",   "lcores",
     "mbufs",   "log_level",    "run_seconds", "stats_interval_s", "file_prefix", "echo_port",
+    "ctl_socket",
 };
 
 bool IsOurFlag(const std::string& name, gflags::CommandLineFlagInfo* info) {
@@ -140,9 +145,11 @@ absl::Status ValidateFlags() {
 std::string HelpText() {
   std::string out =
       "dpx: DPDK TCP/IP appliance. Brings up the ports of a NIC profile, one reactor per "
-      "lcore,\nand answers ARP and ping on the configured address.\n\n"
+      "lcore,\nanswers ARP and ping on the configured address, and serves dpxctl on --ctl-socket\n"
+      "(docs/dpxctl.md).\n\n"
       "Usage: dpx [--flag=value ...]\n\n"
-      "Exit status: 0 ok; 1 runtime failure (EAL, ports); 2 bad flags or profile.\n"
+      "Exit status: 0 ok; 1 runtime failure (EAL, ports, control socket in use); 2 bad flags or\n"
+      "profile.\n"
       "SIGINT/SIGTERM stop dpx cleanly; it then prints counters and the ARP table.\n\n"
       "Flags:\n";
   for (const char* f : kFlagOrder) {

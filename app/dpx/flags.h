@@ -22,6 +22,7 @@ DECLARE_uint32(stats_interval_s);
 DECLARE_uint32(run_seconds);
 DECLARE_string(file_prefix);
 DECLARE_uint32(echo_port);
+DECLARE_string(ctl_socket);
 
 namespace dpx::app {
 

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   opts.run_seconds = FLAGS_run_seconds;
   opts.stats_interval_s = FLAGS_stats_interval_s;
   opts.echo_port = static_cast<uint16_t>(FLAGS_echo_port);
+  opts.ctl_socket = FLAGS_ctl_socket;
   app::Appliance appliance(std::move(*profile), opts);
   if (auto st = appliance.Start(argv[0]); !st.ok()) {
     appliance.Shutdown();

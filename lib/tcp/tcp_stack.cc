@@ -107,6 +107,12 @@ void TcpStack::InitTcb(Tcb* tp) {
   tp->rtt.set_rto_us(TCP_TIMEOUT_INIT_US);
   tp->cc.snd_cwnd = TCP_INIT_CWND;
   tp->cc.snd_ssthresh = TCP_INFINITE_SSTHRESH;
+  // tcp_assign_congestion_control: the sysctl as it is now (dpxctl may
+  // have changed it since the stack started); sysctl_table validated it.
+  if (cfg_.sysctl.tcp_congestion_control != default_cc_->name) {
+    if (const CongestionOps* ops = FindCongestionOps(cfg_.sysctl.tcp_congestion_control))
+      default_cc_ = ops;
+  }
   tp->cc.ops = default_cc_;
   tp->c.state = TCP_CLOSE;
 }

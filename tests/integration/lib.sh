@@ -2,8 +2,9 @@
 # dpx inside it on a TAP device, the Linux side of the TAP configured, and
 # cleanup of everything on exit. Source it, then:
 #   dpx_require_root                  # exit 77 (meson: skipped) if not root
-#   dpx_setup NAME                    # names: NS, IFACE, PREFIX, NET, DPX_IP, LINUX_IP, WORK
-#   dpx_start DPX [dpx flags...]      # runs dpx in NS, waits until it runs
+#   dpx_setup NAME                    # names: NS, IFACE, PREFIX, NET, DPX_IP, LINUX_IP, WORK,
+#                                     # CTL_SOCK (dpx's control socket, inside $WORK)
+#   dpx_start DPX [dpx flags...]      # runs dpx in NS (--ctl-socket=$CTL_SOCK), waits until it runs
 #   dpx_linux_up                      # LINUX_IP/24 on the Linux side, link up
 #   dpx_stop                          # SIGINT, waits, checks exit 0; summary in $WORK/out
 #   die MSG                           # prints dpx's output and fails
@@ -31,6 +32,9 @@ dpx_setup() {
   DPX_IP=$NET.2
   LINUX_IP=$NET.1
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/dpx$tag.XXXXXX")
+  # Never the default /run/dpx/dpx.sock: tests must not meet each other or
+  # an operator's dpx there.
+  CTL_SOCK=$WORK/ctl/dpx.sock
   DPX_PID=""
   trap dpx_cleanup EXIT
   trap 'exit 1' INT TERM
@@ -66,7 +70,7 @@ dpx_start() {
   ip -n "$NS" link set lo up
   : >"$WORK/out"; : >"$WORK/err"
   ip netns exec "$NS" "$dpx" --tap-iface="$IFACE" --ip="$DPX_IP/24" --gateway="$LINUX_IP" \
-    --file-prefix="$PREFIX" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null &
+    --file-prefix="$PREFIX" --ctl-socket="$CTL_SOCK" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null &
   DPX_PID=$!
   for _ in $(seq 150); do
     kill -0 "$DPX_PID" 2>/dev/null || die "dpx exited during start-up"

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "tcp_harness.h"
+#include "tcp/sysctl_table.h"
 #include "tcp/time_wait.h"
 
 namespace dpx::tcp::testing {
@@ -15,6 +16,19 @@ namespace {
 TEST(TcbTest, SizeOfTcb) {
   std::printf("sizeof(Tcb) = %zu bytes (target <= %zu)\n", sizeof(Tcb), kTcbTargetBytes);
   EXPECT_LE(sizeof(Tcb), kTcbTargetBytes);
+}
+
+// net.ipv4.tcp_congestion_control set at run time (dpxctl sysctl -w)
+// applies to sockets made afterwards, as tcp_assign_congestion_control does.
+TEST(TcpStackTest, CongestionControlSysctlAppliesToNewSockets) {
+  TwoStacks t;
+  Tcb* before = TcpSocket(t.a());
+  ASSERT_TRUE(SysctlSet(&t.a().sysctl(), "net.ipv4.tcp_congestion_control", "reno").ok());
+  Tcb* after = TcpSocket(t.a());
+  EXPECT_STREQ(before->cc.ops->name, "cubic");
+  EXPECT_STREQ(after->cc.ops->name, "reno");
+  TcpClose(before);
+  TcpClose(after);
 }
 
 TEST(TcpStackTest, HandshakeWithOptions) {
