@@ -21,6 +21,7 @@
 #include "flags.h"
 #include "control/appliance_commands.h"
 #include "control/control_server.h"
+#include "control/proxy_service.h"
 #include "control/telemetry.h"
 #include "core/log.h"
 #include "net/arp.h"
@@ -89,6 +90,7 @@ Appliance::~Appliance() {
   // before the ports, ports before their pools, all before EAL goes.
   StopControlPlane();
   control_.reset();
+  proxy_.reset();
   procs_.reset();
   cores_.clear();
   for (auto& p : ports_) p->Close();
@@ -211,6 +213,26 @@ absl::Status Appliance::Start(const std::string& argv0) {
   std::vector<sock::CoreStack> core_stacks;
   for (auto& core : cores_) core_stacks.push_back({core->reactor.get(), core->tcp[0].get()});
   procs_ = std::make_unique<sock::ProcessTable>(std::move(core_stacks));
+
+  // ---- the proxy: a worker per lcore on port 0's stack ----
+  if (opts_.proxy_config.has_value()) {
+    std::vector<control::ProxyCoreTarget> targets;
+    const EthPort& port0 = *ports_[0];
+    proxy::RssSpec rss;
+    if (port0.rss_enabled() && port0.queues() > 1) rss.key = port0.rss_key();
+    rss.queues = port0.queues();
+    rss.queues_per_core = profile_.ports[0].queues_per_core;
+    for (auto& core : cores_)
+      targets.push_back({core->reactor.get(), core->tcp[0].get(), rss});
+    proxy_ = std::make_unique<control::ProxyService>(*opts_.proxy_config, opts_.proxy_config_path,
+                                                     *procs_, std::move(targets));
+    if (auto st = proxy_->Start(); !st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("proxy: ", st.message()));
+    }
+    DPX_LOG_INFO("proxy: %s: %d frontend(s), %d pool(s) on %d lcore(s)", opts_.proxy_config_path,
+                 opts_.proxy_config->frontends.size(), opts_.proxy_config->pools.size(),
+                 cores_.size());
+  }
   return absl::OkStatus();
 }
 
@@ -299,6 +321,7 @@ void Appliance::StartControlPlane() {
     t.cores.push_back(std::move(c));
   }
   t.procs = procs_.get();
+  t.proxy = proxy_.get();
   for (auto& p : ports_) t.ports.push_back(p.get());
   t.version = std::string(absl::StripTrailingAsciiWhitespace(VersionText()));
   t.instance = absl::StrFormat("%d-%d", getpid(), clock_.NowNs());
@@ -438,6 +461,11 @@ void Appliance::PrintSummary(std::FILE* out) const {
     }
     s += absl::StrFormat("echo service port %d: %d accepted, %d closed, %d bytes echoed, %d errors\n",
                          opts_.echo_port, sum.accepted, sum.closed, sum.bytes, sum.errors);
+  }
+  if (proxy_ != nullptr) {
+    absl::StrAppendFormat(&s, "proxy (%s, summed over %d lcore(s)):\n", proxy_->path(),
+                          cores_.size());
+    s += control::FormatProxyTable(proxy_->ShowNow());
   }
   s += "arp table:\n";
   absl::StrAppendFormat(&s, "  %-6s %-8s %-16s %-18s %s\n", "lcore", "port", "ip", "mac",

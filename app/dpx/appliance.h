@@ -2,13 +2,15 @@
 // EthPort per profile port, one Reactor per lcore, and on each lcore one
 // IpStack per port on that core's queue. Start() brings everything up,
 // Run() runs the reactors until a signal or --run-seconds, Shutdown() stops
-// the ports, PrintSummary() reports.
+// the ports, PrintSummary() reports. With a proxy config, Start() also
+// starts the proxy (control/proxy_service.h) on every lcore.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include "net/ip_stack.h"
 #include "net/port.h"
 #include "net/port_profile.h"
+#include "proxy/config.h"
 #include "echo_service.h"
 #include "tcp/tcp_stack.h"
 
@@ -27,6 +30,7 @@ class ProcessTable;
 }
 namespace dpx::control {
 class ControlServer;
+class ProxyService;
 }
 
 struct rte_mempool;
@@ -39,6 +43,8 @@ struct RunOptions {
   uint32_t link_wait_ms = 3000;   // how long Start() waits for link up
   uint16_t echo_port = 0;         // TCP echo service on every core (0: off)
   std::string ctl_socket;         // control socket for dpxctl ("": none)
+  std::optional<proxy::ProxyConfig> proxy_config;  // --proxy-config, validated
+  std::string proxy_config_path;
 };
 
 class Appliance {
@@ -100,6 +106,8 @@ class Appliance {
   bool ran_ = false;
   // After cores_: destroyed before the stacks they point into.
   std::unique_ptr<sock::ProcessTable> procs_;
+  // After procs_: its workers are processes there; destroyed first.
+  std::unique_ptr<control::ProxyService> proxy_;
   std::unique_ptr<control::ControlServer> control_;
   bool telemetry_ = false;
 };

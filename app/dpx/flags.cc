@@ -42,6 +42,12 @@ DEFINE_string(ctl_socket, "/run/dpx/dpx.sock",
               "Control socket (unix, mode 0600) that dpxctl talks to; its directory is created "
               "mode 0700 if missing; removed at exit. Empty: no control socket");
 
+DEFINE_string(proxy_config, "",
+              "Run the TCP proxy from this config file (TOML, docs/proxy-config.md): a worker "
+              "process proxy-w<core> on every lcore listening on every frontend; checked before "
+              "anything starts (a bad file: exit 2); `dpxctl proxy reload` re-reads it. "
+              "Empty: no proxy");
+
 namespace dpx::app {
 
 namespace {
@@ -50,7 +56,7 @@ namespace {
 constexpr const char* kFlagOrder[] = {
     "profile", "check_config", "ip",     "gateway",          "tap_iface",   "lcores",
     "mbufs",   "log_level",    "run_seconds", "stats_interval_s", "file_prefix", "echo_port",
-    "ctl_socket",
+    "ctl_socket", "proxy_config",
 };
 
 bool IsOurFlag(const std::string& name, gflags::CommandLineFlagInfo* info) {
@@ -148,9 +154,10 @@ std::string HelpText() {
       "lcore,\nanswers ARP and ping on the configured address, and serves dpxctl on --ctl-socket\n"
       "(docs/dpxctl.md).\n\n"
       "Usage: dpx [--flag=value ...]\n\n"
-      "Exit status: 0 ok; 1 runtime failure (EAL, ports, control socket in use); 2 bad flags or\n"
-      "profile.\n"
-      "SIGINT/SIGTERM stop dpx cleanly; it then prints counters and the ARP table.\n\n"
+      "Exit status: 0 ok; 1 runtime failure (EAL, ports, control socket in use, a proxy\n"
+      "listener that cannot open); 2 bad flags, profile or proxy config.\n"
+      "SIGINT/SIGTERM stop dpx cleanly; it then prints counters, the proxy table and the ARP\n"
+      "table.\n\n"
       "Flags:\n";
   for (const char* f : kFlagOrder) {
     gflags::CommandLineFlagInfo info;

@@ -23,6 +23,7 @@ DECLARE_uint32(run_seconds);
 DECLARE_string(file_prefix);
 DECLARE_uint32(echo_port);
 DECLARE_string(ctl_socket);
+DECLARE_string(proxy_config);
 
 namespace dpx::app {
 

@@ -3,6 +3,7 @@
 // ports, one reactor per lcore, until SIGINT/SIGTERM or --run-seconds; then
 // a summary on stdout.
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -11,6 +12,7 @@
 #include "appliance.h"
 #include "core/log.h"
 #include "flags.h"
+#include "proxy/config.h"
 
 namespace {
 
@@ -46,8 +48,20 @@ int main(int argc, char** argv) {
   absl::StatusOr<Profile> profile = app::ProfileFromFlags();
   if (!profile.ok()) return Fail(kExitUsage, profile.status().message());
 
+  // The proxy config, checked whole before anything starts.
+  std::optional<proxy::ProxyConfig> proxy_config;
+  if (!FLAGS_proxy_config.empty()) {
+    auto pc = proxy::LoadProxyConfigFile(FLAGS_proxy_config);
+    if (!pc.ok()) return Fail(kExitUsage, pc.status().message());
+    proxy_config = std::move(*pc);
+  }
+
   if (FLAGS_check_config) {
     std::fputs(DescribePlan(*profile, "dpx").c_str(), stdout);
+    if (proxy_config.has_value()) {
+      std::printf("proxy config %s: %zu frontend(s), %zu pool(s)\n", FLAGS_proxy_config.c_str(),
+                  proxy_config->frontends.size(), proxy_config->pools.size());
+    }
     std::printf("check-config: OK (dry run: EAL and ports not started)\n");
     return 0;
   }
@@ -58,6 +72,8 @@ int main(int argc, char** argv) {
   opts.stats_interval_s = FLAGS_stats_interval_s;
   opts.echo_port = static_cast<uint16_t>(FLAGS_echo_port);
   opts.ctl_socket = FLAGS_ctl_socket;
+  opts.proxy_config = std::move(proxy_config);
+  opts.proxy_config_path = FLAGS_proxy_config;
   app::Appliance appliance(std::move(*profile), opts);
   if (auto st = appliance.Start(argv[0]); !st.ok()) {
     appliance.Shutdown();

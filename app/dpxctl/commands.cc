@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "control/conn_json.h"
 #include "control/control_client.h"
+#include "control/proxy_service.h"
 #include "dpxctl.h"
 #include "nstat_history.h"
 #include "socket/syscalls.h"
@@ -557,6 +558,51 @@ int CmdRaw(const Invocation& inv) {
   }
   PrintLine(*f);
   return f->value("ok", false) ? kExitOk : kExitRefused;
+}
+
+}  // namespace dpx::ctl
+
+// ---------------------------------------------------------------- proxy
+
+namespace dpx::ctl {
+
+int CmdProxy(const Invocation& inv) {
+  const std::string sub = inv.words.size() > 1 ? inv.words[1] : "show";
+  if (sub == "show") {
+    if (inv.words.size() > 2) return UsageError("proxy show takes no arguments");
+    // --json: the result object itself, {"frontends":[...],"pools":[...],"workers":[...]}.
+    return RequestFinal("proxy.show", Json::object(), nullptr, [](const Json& f) {
+      if (!f.value("ok", false)) {
+        if (FLAGS_json) {
+          PrintLine(f);
+          return kExitRefused;
+        }
+        return RefusedLine("proxy.show", f);
+      }
+      const Json r = f.contains("result") ? f["result"] : Json::object();
+      if (FLAGS_json) {
+        PrintLine(r);
+      } else {
+        std::fputs(control::FormatProxyTable(r).c_str(), stdout);
+      }
+      return kExitOk;
+    });
+  }
+  if (sub == "reload") {
+    if (inv.words.size() > 3) return UsageError("proxy reload takes at most one PATH");
+    Json args = Json::object();
+    if (inv.words.size() == 3) args["path"] = inv.words[2];
+    return Request("proxy.reload", args, nullptr, [](const Json& r) {
+      std::printf("reloaded %s: %s\n", Str(r, "path").c_str(), Str(r, "summary").c_str());
+      int rc = kExitOk;
+      for (const Json& e : r.value("errors", Json::array())) {
+        std::fprintf(stderr, "dpxctl: proxy reload: %s\n", e.get<std::string>().c_str());
+        rc = kExitRefused;
+      }
+      return rc;
+    });
+  }
+  return UsageError(absl::StrFormat("unknown proxy command '%s' (show, reload)", sub));
 }
 
 }  // namespace dpx::ctl

@@ -70,6 +70,7 @@ int CmdSysctl(const Invocation& inv);
 int CmdConns(const Invocation& inv);
 int CmdKill(const Invocation& inv);
 int CmdProc(const Invocation& inv);
+int CmdProxy(const Invocation& inv);
 int CmdRaw(const Invocation& inv);
 int CmdCommands(const Invocation& inv);
 

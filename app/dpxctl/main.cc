@@ -104,6 +104,16 @@ Commands:
                                 still exit status 0. --wait_ms repeats a call
                                 that gives EAGAIN until it succeeds or N ms
                                 pass (scripts wait for accept/recv this way)
+  proxy [show]                  the proxy (dpx --proxy-config): frontends,
+                                backends with health (DOWN if down on any
+                                core) and counters summed over cores, and
+                                the worker pid of each core; --json prints
+                                {"frontends":[...],"pools":[...],"workers":[...]}
+  proxy reload [PATH]           re-read the proxy config (default: the file
+                                dpx started with) and apply it on every core;
+                                established sessions are untouched. A bad
+                                file: the error names file:line, exit 1, the
+                                running config is kept. Prints what changed
   commands                      the commands dpx serves (protocol names)
   raw JSON                      send one request line as is (protocol tests)
   help                          this text
@@ -129,6 +139,8 @@ Examples:
   dpxctl proc call $pid setsockopt 4 SO_LINGER 1 0
   dpxctl proc kill $pid                              # what it closed
   dpxctl --json proc list
+  dpxctl proxy show                                  # frontends, backends, workers
+  dpxctl proxy reload                                # after editing the config
 
 Flags:
 {FLAGS}
@@ -315,6 +327,7 @@ int main(int argc, char** argv) {
   if (cmd == "conns") return CmdConns(inv);
   if (cmd == "kill") return CmdKill(inv);
   if (cmd == "proc") return CmdProc(inv);
+  if (cmd == "proxy") return CmdProxy(inv);
   if (cmd == "raw") return CmdRaw(inv);
   if (cmd == "commands") return CmdCommands(inv);
   return UsageError(absl::StrFormat("unknown command '%s'", cmd));

@@ -7,6 +7,7 @@
 //   conns                       the connection table, streamed per core
 //   kill                        abort one connection by 4-tuple
 //   proc.list / .show / .spawn / .fork / .exit / .kill / .call
+//   proxy.show / .reload         the proxy (proxy_service.h), when dpx runs one
 //
 // Arguments and results: docs/dpxctl.md ("The protocol"). Everything that
 // reads or changes a core's state runs on that core as a message
@@ -34,6 +35,8 @@ class ProcessTable;
 
 namespace dpx::control {
 
+class ProxyService;
+
 struct ControlCore {
   Reactor* reactor = nullptr;
   std::vector<tcp::TcpStack*> stacks;  // one per port, port 0's first
@@ -42,6 +45,7 @@ struct ControlCore {
 struct ControlTargets {
   std::vector<ControlCore> cores;  // index = core index (queue, TcpStackConfig::core_index)
   sock::ProcessTable* procs = nullptr;
+  ProxyService* proxy = nullptr;  // --proxy-config; nullptr: no proxy
   std::vector<const EthPort*> ports;
   std::string version;
   // Changes every time dpx starts: dpxctl's nstat-like history is only
@@ -58,6 +62,7 @@ void RegisterStatsCommands(ControlServer& server, const ControlTargets& t);
 void RegisterSysctlCommands(ControlServer& server, const ControlTargets& t);
 void RegisterConnsCommands(ControlServer& server, const ControlTargets& t);
 void RegisterProcCommands(ControlServer& server, const ControlTargets& t);
+void RegisterProxyCommands(ControlServer& server, const ControlTargets& t);
 
 // Every reactor of `t`, in core order.
 std::vector<Reactor*> Reactors(const ControlTargets& t);

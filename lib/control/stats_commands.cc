@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "control/appliance_commands.h"
 #include "control/core_call.h"
+#include "control/proxy_service.h"
 #include "core/counters.h"
 #include "core/reactor.h"
 #include "net/port.h"
@@ -122,6 +123,13 @@ void RegisterStatsCommands(ControlServer& server, const ControlTargets& t) {
         }
         Json counters = Json::object();
         for (size_t m = 0; m < kMibCount; ++m) counters[MibNstatName(static_cast<Mib>(m))] = sum[m];
+        // The proxy's per-frontend and per-backend counters (Proxy.<frontend>.<name>,
+        // ProxyBackend.<pool>.<backend>.<name>), summed over cores.
+        if (t.proxy != nullptr) {
+          auto show = t.proxy->Show(t.core_timeout, &out.stopping());
+          if (!show.ok()) return show.status();
+          for (const auto& [name, v] : ProxyStatsCounters(*show)) counters[name] = v;
+        }
         Json j = Json::object();
         j["instance"] = t.instance;
         j["counters"] = counters;
@@ -145,6 +153,7 @@ void RegisterApplianceCommands(ControlServer& server, const ControlTargets& targ
   RegisterSysctlCommands(server, targets);
   RegisterConnsCommands(server, targets);
   RegisterProcCommands(server, targets);
+  RegisterProxyCommands(server, targets);
 }
 
 }  // namespace dpx::control
