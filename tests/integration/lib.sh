@@ -147,3 +147,12 @@ dpx_linux_loss_dropped() {
 
 # Value of counter NAME (nstat name) in dpx's summary, or empty.
 dpx_counter() { awk -v c="$1" '$1 == c {print $2}' "$WORK/out"; }
+
+# Another address on the Linux side of the TAP (e.g. $NET.20 for a backend:
+# a distinct host to dpx). Removed with the namespace.
+dpx_linux_addr() {
+  ip -n "$NS" addr add "$1/24" dev "$IFACE" || die "ip addr add $1/24"
+}
+
+# dpx's resident memory (VmRSS) in KiB.
+dpx_rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$DPX_PID/status"; }
