@@ -68,17 +68,6 @@ int TelemetryProcs(const char* /*params*/, rte_tel_data* d) {
 constexpr uint64_t kHousekeepingNs = 100 * kNsPerMs;
 constexpr uint64_t kLinkCheckNs = kNsPerSec;
 
-std::string NonZeroCounters(const CounterSet& set, const char* sep, bool aligned) {
-  std::vector<std::string> parts;
-  const std::vector<int64_t> snap = set.Snapshot();
-  for (size_t i = 0; i < snap.size(); ++i) {
-    if (snap[i] == 0) continue;
-    const std::string name = MibNstatName(static_cast<Mib>(i));
-    parts.push_back(aligned ? absl::StrFormat("  %-32s %d", name, snap[i])
-                            : absl::StrFormat("%s=%d", name, snap[i]));
-  }
-  return absl::StrJoin(parts, sep);
-}
 
 }  // namespace
 
@@ -132,6 +121,7 @@ absl::Status Appliance::Start(const std::string& argv0) {
                                                absl::StrJoin(args, " ")));
   }
   eal_up_ = true;
+  clock_.Calibrate();
   const unsigned cores = profile_.cores();
   if (rte_lcore_count() != cores || rte_get_main_lcore() != profile_.eal.lcore_list[0]) {
     return absl::InternalError(absl::StrFormat(
@@ -192,6 +182,7 @@ absl::Status Appliance::Start(const std::string& argv0) {
       tcp::TcpStackConfig tcfg;
       tcfg.shared = tcp_shared_.get();
       tcfg.core_index = c;
+      tcfg.ehash_buckets = opts_.thash_entries;
       core->tcp.push_back(
           std::make_unique<tcp::TcpStack>(*core->reactor, *core->stacks.back(), tcfg));
       if (opts_.echo_port != 0) {

@@ -45,6 +45,7 @@ struct RunOptions {
   std::string ctl_socket;         // control socket for dpxctl ("": none)
   std::optional<proxy::ProxyConfig> proxy_config;  // --proxy-config, validated
   std::string proxy_config_path;
+  uint32_t thash_entries = 1u << 20;  // ehash buckets per core
 };
 
 class Appliance {

@@ -9,25 +9,17 @@
 #include <gflags/gflags.h>
 
 #include "absl/status/status.h"
+#include "profile_flags.h"
+#include "strict_flags.h"
 
-DECLARE_string(profile);
 DECLARE_bool(check_config);
-DECLARE_string(ip);
-DECLARE_string(gateway);
-DECLARE_string(tap_iface);
-DECLARE_string(lcores);
-DECLARE_string(log_level);
-DECLARE_uint32(mbufs);
 DECLARE_uint32(stats_interval_s);
 DECLARE_uint32(run_seconds);
-DECLARE_string(file_prefix);
 DECLARE_uint32(echo_port);
 DECLARE_string(ctl_socket);
 DECLARE_string(proxy_config);
 
 namespace dpx::app {
-
-enum class FlagAction { kRun, kHelp, kVersion };
 
 // Parses argv into the FLAGS_* variables. Accepts --name=value,
 // --name value, -name, --bool, --nobool; dashes and underscores in names

@@ -8,7 +8,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "app_config.h"
 #include "appliance.h"
 #include "core/log.h"
 #include "flags.h"
@@ -74,6 +73,7 @@ int main(int argc, char** argv) {
   opts.ctl_socket = FLAGS_ctl_socket;
   opts.proxy_config = std::move(proxy_config);
   opts.proxy_config_path = FLAGS_proxy_config;
+  opts.thash_entries = FLAGS_thash_entries;
   app::Appliance appliance(std::move(*profile), opts);
   if (auto st = appliance.Start(argv[0]); !st.ok()) {
     appliance.Shutdown();

@@ -1005,4 +1005,30 @@ std::string DescribePlan(const Profile& p, std::string_view argv0) {
   return out;
 }
 
+absl::StatusOr<Profile> LoadProfileWithOverrides(std::string_view name_or_path,
+                                                 const ProfileOverrides& o) {
+  absl::StatusOr<Profile> p = LoadProfile(name_or_path);
+  if (!p.ok()) return p.status();
+  if (!o.tap_iface.empty()) {
+    if (auto st = OverrideTapIface(&*p, o.tap_iface); !st.ok()) return st;
+  }
+  if (!o.ip.empty()) {
+    if (auto st = OverrideIp(&*p, o.ip); !st.ok()) return st;
+  }
+  if (!o.gateway.empty()) {
+    if (auto st = OverrideGateway(&*p, o.gateway); !st.ok()) return st;
+  }
+  if (!o.lcores.empty()) {
+    if (auto st = OverrideLcores(&*p, o.lcores); !st.ok()) return st;
+  }
+  if (o.mbufs != 0) {
+    if (auto st = OverrideMbufs(&*p, o.mbufs); !st.ok()) return st;
+  }
+  if (!o.file_prefix.empty()) {
+    if (auto st = OverrideFilePrefix(&*p, o.file_prefix); !st.ok()) return st;
+  }
+  if (auto st = ValidateProfile(*p); !st.ok()) return st;
+  return p;
+}
+
 }  // namespace dpx

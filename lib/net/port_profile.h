@@ -139,6 +139,16 @@ absl::Status OverrideLcores(Profile* p, std::string_view lcores);
 absl::Status OverrideMbufs(Profile* p, uint32_t mbufs);            // every port
 absl::Status OverrideFilePrefix(Profile* p, std::string_view prefix);
 
+// The command-line overrides dpx and dpxgen share (--tap-iface, --ip, ...);
+// empty or 0 leaves the profile's value.
+struct ProfileOverrides {
+  std::string tap_iface, ip, gateway, lcores, file_prefix;
+  uint32_t mbufs = 0;
+};
+// LoadProfile, then every override, then ValidateProfile.
+absl::StatusOr<Profile> LoadProfileWithOverrides(std::string_view name_or_path,
+                                                 const ProfileOverrides& o);
+
 // The argv rte_eal_init gets (argv[0] first): profile args, -l lcores, and
 // one --vdev / -a per port.
 std::vector<std::string> EalArgv(const Profile& p, std::string_view argv0);
