@@ -3,6 +3,8 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace dpx {
 
@@ -50,6 +52,18 @@ std::vector<int64_t> CounterSet::Snapshot() const {
   for (const auto& c : per_core_)
     for (size_t i = 0; i < kMibCount; ++i) out[i] += c->Get(static_cast<Mib>(i));
   return out;
+}
+
+std::string NonZeroCounters(const CounterSet& set, const char* sep, bool aligned) {
+  std::vector<std::string> parts;
+  const std::vector<int64_t> snap = set.Snapshot();
+  for (size_t i = 0; i < snap.size(); ++i) {
+    if (snap[i] == 0) continue;
+    const std::string name = MibNstatName(static_cast<Mib>(i));
+    parts.push_back(aligned ? absl::StrFormat("  %-32s %d", name, snap[i])
+                            : absl::StrFormat("%s=%d", name, snap[i]));
+  }
+  return absl::StrJoin(parts, sep);
 }
 
 }  // namespace dpx

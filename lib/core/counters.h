@@ -59,4 +59,8 @@ class CounterSet {
   std::vector<std::unique_ptr<Counters>> per_core_;
 };
 
+// The non-zero counters of a set, summed over cores, by nstat name:
+// "A=1 B=2" (aligned=false, joined by `sep`) or "  A    1" lines (aligned).
+std::string NonZeroCounters(const CounterSet& set, const char* sep, bool aligned);
+
 }  // namespace dpx
