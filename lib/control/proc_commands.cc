@@ -63,7 +63,9 @@ Json ExitCountsJson(const sock::ExitCounts& c) {
               {"rsts", c.rsts},
               {"orphans", c.orphans},
               {"time_waits", c.time_waits},
-              {"max_closes_per_iteration", c.max_closes_per_iteration}};
+              {"max_closes_per_iteration", c.max_closes_per_iteration},
+              {"max_poll_gap_ns", c.max_poll_gap_ns},
+              {"max_batch_ns", c.max_batch_ns}};
 }
 
 // What any thread may read about a process (fds only on its home core).

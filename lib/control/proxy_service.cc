@@ -298,6 +298,12 @@ absl::Status ProxyService::Start() {
         cfg.settings.max_sessions == 0 ? 0 : (cfg.settings.max_sessions + n - 1) / n;
     ec.rss = core->t.rss;
     ec.worker_name = absl::StrCat("proxy-w", i);
+    // Two fds per session, and the listeners: RLIMIT_NOFILE follows
+    // max_sessions (the fd table grows as used; no limit: fs.nr_open).
+    ec.worker_nofile = ec.max_sessions == 0
+                           ? pt_.config().max_nofile
+                           : static_cast<uint32_t>(std::clamp<uint64_t>(
+                                 2 * uint64_t{ec.max_sessions} + 4096, 1u << 20, pt_.config().max_nofile));
     ec.restart_on_exit = true;
     auto worker = pt_.Spawn(ec.worker_name, i, 1, ec.worker_nofile);
     if (!worker.ok()) return worker.status();

@@ -23,10 +23,16 @@ class TscClock final : public Clock {
  public:
   TscClock();
   uint64_t NowNs() const override;
+  // Switches from clock_gettime to the TSC once EAL knows its frequency
+  // (rte_get_tsc_hz is 0 before rte_eal_init); time continues from the same
+  // monotonic origin. Call before any other thread reads the clock.
+  void Calibrate();
 
  private:
   uint64_t tsc_hz_ = 0;
   uint64_t tsc_base_ = 0;
+  uint64_t offset_ns_ = 0;
+  uint64_t ns_per_cycle_q32_ = 0;  // 2^32 * 1e9 / hz: a multiply, not a divide
 };
 
 // Time that moves only when a test says so.

@@ -64,7 +64,10 @@ unsigned Reactor::DrainInbox() {
 unsigned Reactor::RunOnce() {
   now_ns_ = clock_->NowNs();
   const uint64_t gap = now_ns_ - last_poll_ns_;
-  if (gap > stats_.max_gap_ns && stats_.iterations > 0) stats_.max_gap_ns = gap;
+  if (stats_.iterations > 0) {
+    stats_.max_gap_ns = std::max(stats_.max_gap_ns, gap);
+    stats_.window_max_gap_ns = std::max(stats_.window_max_gap_ns, gap);
+  }
   last_poll_ns_ = now_ns_;
 
   unsigned work = 0;

@@ -32,6 +32,7 @@ struct ReactorStats {
   uint64_t iterations = 0;
   uint64_t work = 0;             // packets + messages + timers + tasks
   uint64_t max_gap_ns = 0;       // longest time between two poll phases
+  uint64_t window_max_gap_ns = 0;  // the same since the last TakeWindowMaxGap()
   uint64_t inbox_full = 0;       // Post() to this reactor that failed
 };
 
@@ -52,6 +53,13 @@ class Reactor {
   TimerWheel& timers() { return timers_; }
   Counters& mib() { return *mib_; }
   const ReactorStats& stats() const { return stats_; }
+  // The longest gap between two poll phases since the previous call (what
+  // a job that wants the gaps of its own span brackets itself with).
+  uint64_t TakeWindowMaxGap() {
+    const uint64_t g = stats_.window_max_gap_ns;
+    stats_.window_max_gap_ns = 0;
+    return g;
+  }
 
   // Pollers run first in each iteration and return the work they did.
   void AddPoller(std::function<unsigned()> poll);

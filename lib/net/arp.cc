@@ -59,8 +59,12 @@ ArpTable::~ArpTable() {
 uint64_t ArpTable::now() const { return reactor_.now_ns(); }
 
 ArpTable::Entry* ArpTable::Find(uint32_t ip) {
+  if (ip == last_ip_ && last_idx_ != UINT32_MAX) return &entries_[last_idx_];
   auto it = index_.find(ip);
-  return it == index_.end() ? nullptr : &entries_[it->second];
+  if (it == index_.end()) return nullptr;
+  last_ip_ = ip;
+  last_idx_ = it->second;
+  return &entries_[it->second];
 }
 
 const ArpTable::Entry* ArpTable::Find(uint32_t ip) const {
@@ -116,6 +120,7 @@ void ArpTable::Remove(Entry* e) {
   e->qlen = e->qhead = 0;
   e->in_use = false;
   index_.erase(e->ip);
+  if (e->ip == last_ip_) last_idx_ = UINT32_MAX;
   free_.push_back(static_cast<uint32_t>(e - entries_.data()));
   reactor_.mib().Dec(Mib::Arp_Entries);
 }

@@ -153,6 +153,10 @@ class ArpTable {
   std::vector<uint32_t> free_;           // indexes of unused entries
   std::vector<rte_mbuf*> queue_;         // capacity * unres_qlen slots
   absl::flat_hash_map<uint32_t, uint32_t> index_;  // ip -> entry index
+  // The last entry found: traffic goes to a few neighbours (the gateway),
+  // so most sends skip the hash (Linux keeps the neighbour in the dst).
+  uint32_t last_ip_ = 0;
+  uint32_t last_idx_ = UINT32_MAX;
   RateLimit conflict_log_{10'000'000'000, 5};
   LearnHook learn_hook_;
 };

@@ -12,6 +12,7 @@ namespace dpx {
 
 namespace {
 constexpr uint16_t kMaxRxBurst = 64;
+constexpr unsigned kRxBurstsPerPoll = 4;
 }  // namespace
 
 IpStack::IpStack(Reactor& reactor, Netif& netif, rte_mempool* pool, const IpStackConfig& config)
@@ -46,15 +47,23 @@ void IpStack::Start() {
   if (cfg_.gateway != 0) arp_.Resolve(cfg_.gateway);
 }
 
+// Like a NAPI poll with a budget: full bursts mean the ring is filling, so
+// take up to kRxBurstsPerPoll of them before the rest of the iteration
+// (timers, a process exit's closes) gets its turn.
 unsigned IpStack::Poll() {
   rte_mbuf* pkts[kMaxRxBurst];
   const uint16_t want = std::min<uint16_t>(cfg_.rx_burst == 0 ? 32 : cfg_.rx_burst, kMaxRxBurst);
-  const uint16_t n = netif_.RxBurst(pkts, want);
-  for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    Input(pkts[i]);
+  unsigned total = 0;
+  for (unsigned b = 0; b < kRxBurstsPerPoll; ++b) {
+    const uint16_t n = netif_.RxBurst(pkts, want);
+    for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+      Input(pkts[i]);
+    }
+    total += n;
+    if (n < want) break;
   }
-  return n;
+  return total;
 }
 
 void IpStack::Flush() { tx_.Flush(); }

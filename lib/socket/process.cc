@@ -30,6 +30,8 @@ void ExitCounts::Add(const ExitCounts& o) {
   orphans += o.orphans;
   time_waits += o.time_waits;
   max_closes_per_iteration = std::max(max_closes_per_iteration, o.max_closes_per_iteration);
+  max_poll_gap_ns = std::max(max_poll_gap_ns, o.max_poll_gap_ns);
+  max_batch_ns = std::max(max_batch_ns, o.max_batch_ns);
 }
 
 struct ProcessTable::PerCore {
@@ -328,11 +330,11 @@ void ProcessTable::ExitWalk(std::shared_ptr<Process> p, std::shared_ptr<ExitJob>
 }
 
 namespace {
-bool SendsFin(uint8_t before, uint8_t after) {
+// A socket that close() takes from an open state sends a FIN unless it was
+// reset (unread data, SO_LINGER 0, tcp_check_oom): __tcp_close's branches.
+bool WasOpen(uint8_t before) {
   using namespace tcp;
-  const bool was_open = before == TCP_ESTABLISHED || before == TCP_CLOSE_WAIT || before == TCP_SYN_RECV;
-  const bool fin_state = after == TCP_FIN_WAIT1 || after == TCP_LAST_ACK || after == TCP_CLOSING;
-  return was_open && fin_state;
+  return before == TCP_ESTABLISHED || before == TCP_CLOSE_WAIT || before == TCP_SYN_RECV;
 }
 }  // namespace
 
@@ -340,26 +342,27 @@ bool SendsFin(uint8_t before, uint8_t after) {
 // then the counts go home.
 void ProcessTable::CloseBatch(unsigned core, std::shared_ptr<Process> p, std::vector<File*> files,
                               size_t next, ExitCounts counts) {
+  Reactor& reactor = *cores_[core].reactor;
+  if (next == 0) reactor.TakeWindowMaxGap();  // the gaps of this exit start here
+  const uint64_t batch_start = reactor.clock().NowNs();
   const size_t end = std::min(files.size(), next + cfg_.exit_closes_per_iteration);
   for (size_t i = next; i < end; ++i) {
     File* f = files[i];
     tcp::TcpStack& fst = *f->stack;
     auto& fslot = fst.shared().core[fst.config().core_index];
-    const tcp::SockCommon c = f->sk->c;
     const uint8_t before = f->sk->c.state;
     const int64_t rsts0 = fst.mib().Get(Mib::Tcp_OutRsts);
     const int64_t orph0 = fslot.orphans.load(std::memory_order_relaxed);
     const int64_t tw0 = fslot.tw.load(std::memory_order_relaxed);
     Release(f, /*exiting=*/true);
-    counts.rsts += static_cast<uint64_t>(fst.mib().Get(Mib::Tcp_OutRsts) - rsts0);
+    const int64_t rsts = fst.mib().Get(Mib::Tcp_OutRsts) - rsts0;
+    counts.rsts += static_cast<uint64_t>(rsts);
+    counts.fins += WasOpen(before) && rsts == 0 ? 1 : 0;
     counts.orphans += static_cast<uint64_t>(std::max<int64_t>(0, fslot.orphans.load(std::memory_order_relaxed) - orph0));
     counts.time_waits += static_cast<uint64_t>(std::max<int64_t>(0, fslot.tw.load(std::memory_order_relaxed) - tw0));
-    if (before != tcp::TCP_LISTEN && before != tcp::TCP_CLOSE) {
-      if (const tcp::SockCommon* s = fst.table().Lookup(c.saddr, c.sport, c.daddr, c.dport))
-        counts.fins += SendsFin(before, s->state) ? 1 : 0;
-    }
   }
   counts.max_closes_per_iteration = std::max<uint64_t>(counts.max_closes_per_iteration, end - next);
+  counts.max_batch_ns = std::max(counts.max_batch_ns, reactor.clock().NowNs() - batch_start);
   const unsigned home = p->home_core();
   if (end < files.size()) {
     cores_[core].reactor->Defer([this, core, p, files = std::move(files), end, counts]() mutable {
@@ -367,6 +370,7 @@ void ProcessTable::CloseBatch(unsigned core, std::shared_ptr<Process> p, std::ve
     });
     return;
   }
+  counts.max_poll_gap_ns = std::max(counts.max_poll_gap_ns, reactor.TakeWindowMaxGap());
   SendCore(core, home, [this, p, counts] { CoreDone(p, counts); });
 }
 

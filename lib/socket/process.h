@@ -51,6 +51,9 @@ struct ExitCounts {
   uint64_t orphans = 0;    // sockets left finishing their close as orphans
   uint64_t time_waits = 0; // sockets that went to TIME_WAIT at close
   uint64_t max_closes_per_iteration = 0;  // the most closes one reactor iteration ran
+  uint64_t max_poll_gap_ns = 0;  // the longest gap between two polls of a closing core (wall
+                                 // clock: includes the OS preempting the core's thread)
+  uint64_t max_batch_ns = 0;     // the longest slice of closes one iteration ran
   void Add(const ExitCounts& o);
 };
 
