@@ -26,6 +26,10 @@ DEFINE_uint32(resp_bytes, 1000, "Response size (bytes)");
 DEFINE_string(close, "client", "cps: who closes first, client or server");
 DEFINE_string(bulk_dir, "down", "bulk: down (server -> client) or up (client -> server)");
 DEFINE_uint64(hold, 0, "Idle connections to open before the measured phase (any mode)");
+DEFINE_string(flood, "none",
+              "Also send a stateless flood at --target while the run lasts: syn (SYNs from random "
+              "ports) or ack (ACKs for flows that do not exist); none: off");
+DEFINE_uint64(flood_pps, 100000, "Flood packets per second");
 DEFINE_uint32(duration_s, 10, "Measured phase length (0 = until --count or a signal; hold: "
               "how long to hold, 0 = until SIGINT/SIGTERM)");
 DEFINE_uint32(hold_timeout_s, 600, "Give up when the held connections are not all open after "
@@ -45,7 +49,7 @@ namespace {
 constexpr const char* kFlagOrder[] = {
     "mode",       "target",   "listen",       "rate",      "concurrency", "count",
     "req_bytes",  "resp_bytes", "close",      "bulk_dir",  "hold",        "duration_s",
-    "hold_timeout_s", "drain_s", "progress_ms", "sysctl",  "thash_entries", "profile",
+    "hold_timeout_s", "drain_s", "progress_ms", "flood", "flood_pps", "sysctl",  "thash_entries", "profile",
     "ip",         "gateway",  "tap_iface",    "lcores",    "mbufs",       "file_prefix",
     "link_wait_s", "log_level",
 };
@@ -145,6 +149,14 @@ absl::Status ApplySysctlFlag(tcp::TcpSysctls* sysctls) {
       return absl::InvalidArgumentError(absl::StrCat("--sysctl: ", st.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<gen::FloodKind> FloodFromFlags() {
+  if (FLAGS_flood == "none") return gen::FloodKind::kNone;
+  if (FLAGS_flood == "syn") return gen::FloodKind::kSyn;
+  if (FLAGS_flood == "ack") return gen::FloodKind::kAck;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("bad value '%s' for --flood (none, syn or ack)", FLAGS_flood));
 }
 
 std::string GenHelpText() {

@@ -10,6 +10,7 @@
 #include <gflags/gflags.h>
 
 #include "absl/status/statusor.h"
+#include "gen/flood.h"
 #include "gen/load_gen.h"
 #include "net/port_profile.h"
 #include "profile_flags.h"
@@ -17,6 +18,7 @@
 #include "tcp/tcp_stack.h"
 
 DECLARE_uint32(duration_s);
+DECLARE_uint64(flood_pps);
 DECLARE_uint32(hold_timeout_s);
 DECLARE_uint32(drain_s);
 DECLARE_uint32(link_wait_s);
@@ -29,6 +31,7 @@ absl::StatusOr<Profile> GenProfileFromFlags();
 // --mode, --target, --listen, rates and sizes; --sysctl into `sysctls`.
 absl::StatusOr<gen::GenConfig> GenConfigFromFlags();
 absl::Status ApplySysctlFlag(tcp::TcpSysctls* sysctls);
+absl::StatusOr<gen::FloodKind> FloodFromFlags();
 std::string GenHelpText();
 
 }  // namespace dpx::app

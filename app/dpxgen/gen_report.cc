@@ -105,6 +105,7 @@ unsigned GenReport::Step(bool stop) {
           phase_ = Phase::kHolding;
           phase_ns_ = now;
           result_ = gen_.stats();
+          if (flood_ != nullptr) flood_->Start(now);
         } else {
           StartMeasure(now);
         }
@@ -126,6 +127,7 @@ unsigned GenReport::Step(bool stop) {
         measure_ns_ = now - phase_ns_;
         measured_count_ = Progressed(c.mode, gen_.stats());
         gen_.StopMeasure();  // what is in flight completes
+        if (flood_ != nullptr) flood_->Stop();
         phase_ = Phase::kFinish;
         phase_ns_ = now;
       }
@@ -177,6 +179,7 @@ unsigned GenReport::Step(bool stop) {
 
 void GenReport::StartMeasure(uint64_t now) {
   gen_.StartMeasure();
+  if (flood_ != nullptr) flood_->Start(now);
   phase_ = Phase::kMeasure;
   phase_ns_ = now;
   last_count_ = 0;
@@ -187,6 +190,7 @@ void GenReport::StartMeasure(uint64_t now) {
 
 void GenReport::EndMeasure(uint64_t now) {
   gen_.StopMeasure();
+  if (flood_ != nullptr) flood_->Stop();
   rss_peak_ = RssBytes();
   gen_.CloseAll();
   phase_ = Phase::kDrain;
@@ -242,14 +246,15 @@ std::string GenReport::SummaryJson() const {
       "\"bytes_tx\":%d,\"accepted\":%d,\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
       "\"max\":%.1f,\"mean\":%.1f,\"samples\":%d},\"hold\":{\"open\":%d,\"seconds\":%.3f},"
       "\"rss_bytes\":%d,\"drain_s\":%.3f,\"sockets_left\":%d,\"live_left\":%d,"
-      "\"concurrency\":%d,\"rate_limit\":%d,\"req_bytes\":%d,\"resp_bytes\":%d%s}",
+      "\"concurrency\":%d,\"rate_limit\":%d,\"req_bytes\":%d,\"resp_bytes\":%d,"
+      "\"flood_sent\":%d,\"flood_dropped\":%d%s}",
       gen::ModeName(c.mode), ok_ ? "true" : "false", clean() ? "true" : "false", value, unit, secs,
       s.opened, s.established, s.completed, s.requests, s.connect_failed, s.resets, s.errors,
       s.no_port, s.bytes_rx, s.bytes_tx, s.accepted, us(0.5), us(0.99), us(0.999),
       static_cast<double>(s.latency.max()) / 1000.0, s.latency.mean() / 1000.0, s.latency.count(),
       hold_open_, Seconds(hold_ns_), rss_peak_, Seconds(drain_ns_), sockets_end_, live_end_,
-      c.concurrency, c.rate, c.req_bytes, c.resp_bytes,
-      failure_.empty() ? "" : absl::StrFormat(",\"failure\":\"%s\"", failure_));
+      c.concurrency, c.rate, c.req_bytes, c.resp_bytes, flood_ ? flood_->stats().sent : 0,
+      flood_ ? flood_->stats().dropped : 0, failure_.empty() ? "" : absl::StrFormat(",\"failure\":\"%s\"", failure_));
 }
 
 void GenReport::PrintSummary() {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "gen/flood.h"
 #include "gen/load_gen.h"
 #include "gen_runtime.h"
 
@@ -17,6 +18,8 @@ class GenReport {
   GenReport(gen::LoadGen& gen, GenRuntime& rt, std::FILE* out) : gen_(gen), rt_(rt), out_(out) {}
 
   void OnDone(std::function<void()> done) { done_ = std::move(done); }
+  // A flood that runs with the measured phase (or the holding one).
+  void SetFlood(gen::Flood* flood) { flood_ = flood; }
   void Begin();
   // A reactor poller: moves the phases on; `stop`: a signal asked to end.
   unsigned Step(bool stop);
@@ -38,6 +41,7 @@ class GenReport {
   GenRuntime& rt_;
   std::FILE* out_;
   std::function<void()> done_;
+  gen::Flood* flood_ = nullptr;
   Phase phase_ = Phase::kHold;
   bool ok_ = true;
   std::string failure_;

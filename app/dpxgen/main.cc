@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   if (!profile.ok()) return Fail(kExitUsage, profile.status().message());
   auto cfg = app::GenConfigFromFlags();
   if (!cfg.ok()) return Fail(kExitUsage, cfg.status().message());
+  auto flood_kind = app::FloodFromFlags();
+  if (!flood_kind.ok()) return Fail(kExitUsage, flood_kind.status().message());
+  if (*flood_kind != gen::FloodKind::kNone && cfg->target_ports.empty())
+    return Fail(kExitUsage, "--flood needs --target");
   tcp::TcpStackConfig tcfg;
   tcfg.ehash_buckets = FLAGS_thash_entries;
   // The generator is a test tool: it holds as many sockets as it is told to.
@@ -79,8 +83,11 @@ int main(int argc, char** argv) {
   gen::LoadGen gen(rt.tcp(), *cfg);
   if (auto st = gen.StartServer(); !st.ok()) return Fail(kExitRuntime, st.message());
 
+  gen::Flood flood(rt.ip(), *flood_kind, cfg->target_be, cfg->target_ports, FLAGS_flood_pps);
   app::GenReport report(gen, rt, stdout);
+  report.SetFlood(&flood);
   rt.reactor().AddPoller([&gen] { return gen.Poll(); });
+  rt.reactor().AddPoller([&flood, &rt] { return flood.Poll(rt.reactor().now_ns()); });
   rt.reactor().AddPoller([&report] { return report.Step(g_stop.load(std::memory_order_relaxed)); });
   std::atomic<bool> done{false};
   report.OnDone([&done] { done.store(true); });
