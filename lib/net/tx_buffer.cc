@@ -23,14 +23,16 @@ unsigned TxBuffer::Flush() {
     if (sent == 0) break;
   }
   if (done > 0) mib_.Inc(Mib::Eth_OutFrames, done);
-  if (done < count_) {
-    const unsigned refused = count_ - done;
-    for (unsigned i = done; i < count_; ++i) rte_pktmbuf_free(buf_[i]);
-    mib_.Inc(Mib::Eth_TxRingFull, refused);
-    mib_.Inc(Mib::Drop_TX_RING_FULL, refused);
-  }
-  count_ = 0;
+  // What the ring refused waits, in order, for the next flush.
+  if (done > 0 && done < count_) std::copy(buf_.begin() + done, buf_.begin() + count_, buf_.begin());
+  count_ -= done;
   return done;
+}
+
+void TxBuffer::Drop(rte_mbuf* frame) {
+  rte_pktmbuf_free(frame);
+  mib_.Inc(Mib::Eth_TxRingFull);
+  mib_.Inc(Mib::Drop_TX_RING_FULL);
 }
 
 }  // namespace dpx

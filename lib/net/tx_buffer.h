@@ -1,7 +1,10 @@
 // Per-stack transmit buffer: frames queue here and go out in bursts when
 // Flush() runs (the end of each reactor iteration) or when it fills up.
-// Frames the Netif's ring refuses are freed and counted
-// (Eth.TxRingFull, Drop.TX_RING_FULL). Sent frames count Eth.OutFrames.
+// Frames the Netif's ring refuses stay queued for the next Flush(), like a
+// qdisc backlog behind a stopped driver queue (Linux dev_requeue_skb); a
+// frame that finds the backlog still full after a flush is dropped and
+// counted (Eth.TxRingFull, Drop.TX_RING_FULL, Linux's qdisc drop). Sent
+// frames count Eth.OutFrames.
 #pragma once
 
 #include <cstdint>
@@ -16,14 +19,20 @@ namespace dpx {
 
 class TxBuffer {
  public:
-  TxBuffer(Netif& netif, Counters& mib, uint16_t capacity = 512);
+  TxBuffer(Netif& netif, Counters& mib, uint16_t capacity = 2048);
   ~TxBuffer();  // frees what was never flushed
   TxBuffer(const TxBuffer&) = delete;
   TxBuffer& operator=(const TxBuffer&) = delete;
 
   // Takes ownership of a complete frame.
   void Push(rte_mbuf* frame) {
-    if (count_ == buf_.size()) Flush();
+    if (count_ == buf_.size()) {
+      Flush();
+      if (count_ == buf_.size()) {
+        Drop(frame);
+        return;
+      }
+    }
     buf_[count_++] = frame;
   }
   // Hands everything queued to the Netif; returns how many it accepted.
@@ -31,6 +40,8 @@ class TxBuffer {
   unsigned pending() const { return count_; }
 
  private:
+  void Drop(rte_mbuf* frame);
+
   Netif& netif_;
   Counters& mib_;
   std::vector<rte_mbuf*> buf_;

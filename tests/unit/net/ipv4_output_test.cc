@@ -172,18 +172,33 @@ TEST(Ipv4Output, FillL4CksumSetsOffloadFlagsAndPseudoHeader) {
   rte_pktmbuf_free(m);
 }
 
-TEST(Ipv4Output, FramesTheRingRefusesAreCounted) {
+TEST(Ipv4Output, FramesTheRingRefusesWaitForTheNextFlush) {
   WireEndConfig a = OneStack::EndA();
   a.tx_capacity = 2;
   OneStack t(OneStack::DefaultConfig(), a);
   t.TeachPeer();
   t.wire().set_delay(1'000'000);  // keep frames "in the ring" for 1 ms
-  for (int i = 0; i < 5; ++i) t.stack().SendIpv4(Payload(8), To(kIpB));
+  const int64_t out0 = t.C(Mib::Eth_OutFrames);
+  for (int i = 0; i < 5; ++i) {
+    Ipv4Tx tx = To(kIpB);
+    tx.df = false;  // the stack numbers them: the order is visible
+    t.stack().SendIpv4(Payload(8), tx);
+  }
   t.stack().Flush();
-  EXPECT_EQ(t.C(Mib::Drop_TX_RING_FULL), 3);
-  EXPECT_EQ(t.C(Mib::Eth_TxRingFull), 3);
-  t.Advance(2'000'000);
-  EXPECT_EQ(t.Sent().size(), 2u);
+  EXPECT_EQ(t.C(Mib::Eth_OutFrames) - out0, 2);  // the ring took two
+  EXPECT_EQ(t.C(Mib::Drop_TX_RING_FULL), 0);     // three wait
+  std::vector<Bytes> sent;
+  for (int i = 0; i < 4; ++i) {
+    t.Advance(2'000'000);
+    for (auto& f : t.Sent()) sent.push_back(f);  // the peer takes them: the ring frees
+    t.stack().Flush();
+  }
+  ASSERT_EQ(sent.size(), 5u);
+  for (size_t i = 1; i < sent.size(); ++i)  // in the order they were sent
+    EXPECT_EQ(rte_be_to_cpu_16(Ip(sent[i])->packet_id),
+              static_cast<uint16_t>(rte_be_to_cpu_16(Ip(sent[i - 1])->packet_id) + 1));
+  EXPECT_EQ(t.C(Mib::Eth_OutFrames) - out0, 5);
+  EXPECT_EQ(t.C(Mib::Drop_TX_RING_FULL), 0);
 }
 
 TEST(Ipv4Output, FramesWaitForFlush) {
