@@ -10,6 +10,8 @@ namespace dpx::tcp {
 
 // ---- Retransmission timeout (RFC 6298 as Linux bounds it) ----
 inline constexpr uint32_t TCP_RTO_MIN_US = 200'000;         // HZ / 5
+// dpx: how soon a FIN that found no mbuf is tried again (SOCK_FIN_NOMEM).
+inline constexpr uint32_t kFinNomemRetryUs = 10'000;
 inline constexpr uint32_t TCP_RTO_MAX_US = 120'000'000;     // 120 * HZ
 inline constexpr uint32_t TCP_TIMEOUT_INIT_US = 1'000'000;  // 1 * HZ, RFC 6298 2.1
 // After a SYN or SYN-ACK was retransmitted, the established RTO starts here

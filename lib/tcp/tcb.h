@@ -124,6 +124,7 @@ enum SockFlag : uint16_t {
   SOCK_LINGER_WAIT = 1u << 12,  // close() is lingering (sk_stream_wait_close)
   SOCK_BINDPORT_LOCK = 1u << 13,  // sk_userlocks & SOCK_BINDPORT_LOCK: bind() chose the port
   SOCK_CORK = 1u << 14,      // tp->nonagle & TCP_NAGLE_CORK (TCP_CORK)
+  SOCK_FIN_NOMEM = 1u << 15, // tcp_send_fin found no mbuf: the retransmit timer tries again
 };
 
 // icsk_pending (what the retransmit timer is armed for).

@@ -212,7 +212,8 @@ int TcpStack::Ack(Tcb* tp, SegIn& seg, int flag) {
 
   // tcp_rearm_rto
   if (tp->packets_out == 0) {
-    ClearXmitTimer(tp);
+    if (tp->flag(SOCK_FIN_NOMEM)) ResetXmitTimer(tp, ICSK_TIME_RETRANS, kFinNomemRetryUs);
+    else ClearXmitTimer(tp);
     tp->cc.max_packets_out = 0;
   } else if (advanced) {
     ResetXmitTimer(tp, ICSK_TIME_RETRANS, tp->rtt.rto_us());

@@ -384,7 +384,21 @@ void TcpStack::SendFin(Tcb* tp) {
     return;
   } else {
     rte_mbuf* m = rte_pktmbuf_alloc(ip_.pool());
-    if (m == nullptr) return;  // Linux gives up silently too
+    if (m == nullptr) {
+      // Linux takes the FIN's memory by force (sk_forced_mem_schedule) and
+      // in practice never fails here; a fixed mbuf pool runs dry under a
+      // mass close, so the FIN waits and the retransmit timer tries again.
+      // Backing off (10 ms doubling to 200 ms): a million sockets waiting
+      // for mbufs must not spin the reactor on retries.
+      tp->set_flag(SOCK_FIN_NOMEM);
+      mib_.Inc(Mib::Drop_NOMEM);
+      if (tp->pending == 0) {
+        const uint32_t shift = std::min<uint32_t>(tp->retransmits, 5);
+        if (tp->retransmits < 255) ++tp->retransmits;
+        ResetXmitTimer(tp, ICSK_TIME_RETRANS, std::min(kFinNomemRetryUs << shift, TCP_RTO_MIN_US));
+      }
+      return;
+    }
     SegMeta* s = Seg(m);
     *s = SegMeta{};
     s->seq = tp->write_seq;

@@ -46,6 +46,12 @@ void TcpStack::RetransmitTimer(Tcb* tp) {
   tp->pending = 0;
   const TcpState st = tp->state();
   if (st == TCP_CLOSE) return;
+  if (tp->flag(SOCK_FIN_NOMEM) && tp->write_queue.empty()) {
+    tp->clear_flag(SOCK_FIN_NOMEM);
+    SendFin(tp);  // sent (and the timer armed for it), or flagged and re-armed
+    if (!tp->flag(SOCK_FIN_NOMEM)) tp->retransmits = 0;  // the backoff was the FIN's wait
+    return;
+  }
   if (st == TCP_SYN_SENT || st == TCP_SYN_RECV) {
     const uint8_t retries = st == TCP_SYN_SENT
                                 ? (tp->syn_retries ? tp->syn_retries : cfg_.sysctl.tcp_syn_retries)
