@@ -36,6 +36,9 @@ DEFINE_uint32(hold_timeout_s, 600, "Give up when the held connections are not al
               "this long");
 DEFINE_uint32(drain_s, 5, "After the run: close everything and wait up to this long for the "
               "sockets to go");
+DEFINE_bool(static_arp, true,
+            "Pin the neighbour once resolved (ip neigh ... nud permanent): a load generator on a "
+            "point-to-point link must not lose its peer to an unanswered probe under overload");
 DEFINE_uint32(link_wait_s, 10, "How long to wait for the link (memif: dpx must be running)");
 DEFINE_uint32(progress_ms, 1000, "Progress line on stderr every N ms (0 = none)");
 DEFINE_string(sysctl, "net.ipv4.ip_local_port_range=1024 65535",
@@ -51,7 +54,7 @@ constexpr const char* kFlagOrder[] = {
     "req_bytes",  "resp_bytes", "close",      "bulk_dir",  "hold",        "duration_s",
     "hold_timeout_s", "drain_s", "progress_ms", "flood", "flood_pps", "sysctl",  "thash_entries", "profile",
     "ip",         "gateway",  "tap_iface",    "lcores",    "mbufs",       "file_prefix",
-    "link_wait_s", "log_level",
+    "link_wait_s", "static_arp", "log_level",
 };
 
 absl::Status PortRange(absl::string_view s, const char* flag, std::vector<uint16_t>* out) {

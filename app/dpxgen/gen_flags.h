@@ -22,6 +22,7 @@ DECLARE_uint64(flood_pps);
 DECLARE_uint32(hold_timeout_s);
 DECLARE_uint32(drain_s);
 DECLARE_uint32(link_wait_s);
+DECLARE_bool(static_arp);
 DECLARE_uint32(progress_ms);
 
 namespace dpx::app {

@@ -82,6 +82,7 @@ unsigned GenReport::Step(bool stop) {
       if (!gen_.config().client ||
           (rt_.ip().arp().Lookup(Nexthop(), &e) && e.state != NeighState::kIncomplete &&
            e.state != NeighState::kFailed)) {
+        if (gen_.config().client && FLAGS_static_arp) rt_.ip().arp().Pin(Nexthop());
         StartHold(now);
       } else if (stop || now - phase_ns_ > uint64_t{FLAGS_link_wait_s} * 1000000000) {
         ok_ = false;
@@ -157,7 +158,8 @@ unsigned GenReport::Step(bool stop) {
         last_in_frames_ = in;
         quiet_since_ns_ = now;
       }
-      if ((rt_.tcp().sockets_in_use() <= listeners && now - quiet_since_ns_ >= kQuietNs) ||
+      if ((gen_.closed_all() && rt_.tcp().sockets_in_use() <= listeners &&
+           now - quiet_since_ns_ >= kQuietNs) ||
           now - phase_ns_ >= uint64_t{FLAGS_drain_s} * 1000000000) {
         drain_ns_ = now - phase_ns_;
         sockets_end_ = rt_.tcp().sockets_in_use() - std::min(rt_.tcp().sockets_in_use(), listeners);

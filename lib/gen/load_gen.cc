@@ -18,6 +18,8 @@ using tcp::Tcb;
 namespace {
 constexpr uint64_t kForever = std::numeric_limits<uint64_t>::max();
 constexpr unsigned kMaxOpensPerPoll = 256;      // keeps one poll short
+constexpr unsigned kMaxClosesPerPoll = 64;      // CloseAll: at most this many per poll...
+constexpr uint64_t kClosesPerSecond = 100'000;  // ... and this many per second
 constexpr uint64_t kMaxPendingHandshakes = 512;  // hold without a rate: self-clocked
 alignas(64) char g_pattern[16384];
 }  // namespace
@@ -59,7 +61,9 @@ void LoadGen::Unlink(Conn* c) {
 
 void LoadGen::CloseAll() {
   holding_ = measuring_ = false;
-  while (conns_ != nullptr) End(conns_);
+  closing_ = true;
+  close_tokens_ = 0;
+  last_ns_ = stack_.reactor().now_ns();
 }
 
 LoadGen::LoadGen(tcp::TcpStack& stack, GenConfig cfg) : stack_(stack), cfg_(std::move(cfg)) {
@@ -67,7 +71,7 @@ LoadGen::LoadGen(tcp::TcpStack& stack, GenConfig cfg) : stack_(stack), cfg_(std:
 }
 
 LoadGen::~LoadGen() {
-  CloseAll();
+  while (conns_ != nullptr) End(conns_);
   for (Tcb* l : listeners_) tcp::TcpClose(l);
 }
 
@@ -104,7 +108,7 @@ void LoadGen::StartMeasure() {
   stats_.live_client = lc;
   stats_.live_server = ls;
   measuring_ = cfg_.client && cfg_.mode != Mode::kHold;
-  stopping_ = false;
+  stopping_ = closing_ = false;
   started_ = 0;
   tokens_ = 0;
   last_ns_ = stack_.reactor().now_ns();
@@ -115,6 +119,22 @@ bool LoadGen::finished() const {
 }
 
 unsigned LoadGen::Poll() {
+  if (closing_) {
+    // Paced: each close costs the peer several packets, and a burst of a
+    // million would overflow both rings and turn into retransmissions.
+    const uint64_t now = stack_.reactor().now_ns();
+    close_tokens_ = std::min(static_cast<double>(kMaxClosesPerPoll),
+                             close_tokens_ + static_cast<double>(now - last_ns_) * 1e-9 *
+                                                 static_cast<double>(kClosesPerSecond));
+    last_ns_ = now;
+    unsigned n = 0;
+    while (conns_ != nullptr && close_tokens_ >= 1.0) {
+      End(conns_);
+      close_tokens_ -= 1.0;
+      ++n;
+    }
+    return n;
+  }
   if (holding_ && cfg_.mode == Mode::kHold && hold_done()) holding_ = false;  // held: no refills
   if (!holding_ && !measuring_) return 0;
   const uint64_t now = stack_.reactor().now_ns();

@@ -96,9 +96,11 @@ class LoadGen {
                               cfg_.mode == Mode::kBulk; }
   // The reactor poller: opens connections as the rate and concurrency allow.
   unsigned Poll();
-  // Closes every connection this side holds (client and server, FIN); the
-  // listeners stay. live_client and live_server drop to 0 at once.
+  // Closes every connection this side holds (client and server, FIN), paced
+  // (100k a second) so a million closes do not overflow the rings in one
+  // go; the listeners stay. closed_all() when done.
   void CloseAll();
+  bool closed_all() const { return conns_ == nullptr; }
 
   const GenStats& stats() const { return stats_; }
   const GenConfig& config() const { return cfg_; }
@@ -128,12 +130,13 @@ class LoadGen {
   GenStats stats_;
   std::vector<tcp::Tcb*> listeners_;
   size_t next_port_ = 0;
-  bool holding_ = false, measuring_ = false, stopping_ = false;
+  bool holding_ = false, measuring_ = false, stopping_ = false, closing_ = false;
   uint64_t outstanding_ = 0;   // rps: requests sent and not answered yet
   uint64_t hold_target_ = 0;
   uint64_t inflight_ = 0;      // measured-phase client connections open
   uint64_t started_ = 0;       // measured-phase connections opened
   double tokens_ = 0;
+  double close_tokens_ = 0;
   uint64_t last_ns_ = 0;
 };
 

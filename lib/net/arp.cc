@@ -18,7 +18,7 @@ constexpr uint16_t kArpLen = sizeof(rte_arp_hdr);  // 28
 
 bool Valid(NeighState s) {
   return s == NeighState::kReachable || s == NeighState::kStale || s == NeighState::kDelay ||
-         s == NeighState::kProbe;
+         s == NeighState::kProbe || s == NeighState::kPermanent;
 }
 }  // namespace
 
@@ -26,6 +26,7 @@ const char* NeighStateName(NeighState s) {
   switch (s) {
     case NeighState::kIncomplete: return "INCOMPLETE";
     case NeighState::kReachable: return "REACHABLE";
+    case NeighState::kPermanent: return "PERMANENT";
     case NeighState::kStale: return "STALE";
     case NeighState::kDelay: return "DELAY";
     case NeighState::kProbe: return "PROBE";
@@ -139,6 +140,8 @@ void ArpTable::OnTimer(Timer* t, void* ctx) {
 void ArpTable::Expire(Entry* e) {
   const uint64_t t = now();
   switch (e->state) {
+    case NeighState::kPermanent:
+      return;  // never aged
     case NeighState::kIncomplete:
       if (e->probes >= cfg_.mcast_solicit) {
         Fail(e);
@@ -200,6 +203,7 @@ void ArpTable::StartResolve(Entry* e) {
 
 void ArpTable::Update(Entry* e, const rte_ether_addr& mac, NeighState state) {
   const NeighState old = e->state;
+  if (old == NeighState::kPermanent) return;  // neigh_update: only an admin changes it
   // Linux neigh_update: a same-address STALE update leaves a valid entry's
   // state alone (a request from a neighbour does not demote REACHABLE).
   if (Valid(old) && MacEqual(mac, e->mac) && state == NeighState::kStale) return;
@@ -310,6 +314,7 @@ TxStatus ArpTable::Output(uint32_t nexthop, rte_mbuf* frame) {
     case NeighState::kReachable:
     case NeighState::kDelay:
     case NeighState::kProbe:
+    case NeighState::kPermanent:
       SendFrame(frame, e->mac);
       return TxStatus::kQueued;
     case NeighState::kStale:
@@ -402,6 +407,15 @@ void ArpTable::Input(rte_mbuf* m, PktType pkt_type) {
     return;
   }
   mib.Inc(op == RTE_ARP_OP_REPLY ? Mib::Drop_ARP_UNSOLICITED : Mib::Drop_ARP_NOT_FOR_US);
+}
+
+bool ArpTable::Pin(uint32_t ip) {
+  Entry* e = Find(ip);
+  if (e == nullptr || !Valid(e->state)) return false;
+  e->state = NeighState::kPermanent;
+  e->probes = 0;
+  reactor_.timers().Cancel(&e->timer);
+  return true;
 }
 
 void ArpTable::Learn(uint32_t ip, const rte_ether_addr& mac, bool confirmed) {

@@ -35,6 +35,7 @@ enum class NeighState : uint8_t {
   kDelay,       // used while stale; waits delay_first_probe_time for a confirmation
   kProbe,       // unicast probes; no answer after ucast_solicit -> FAILED
   kFailed,      // resolution failed; the next packet starts over
+  kPermanent,   // set by hand (Pin), never probed or aged (NUD_PERMANENT)
 };
 // "REACHABLE", as `ip neigh` prints it.
 const char* NeighStateName(NeighState s);
@@ -90,6 +91,10 @@ class ArpTable {
   void SendGratuitous();
   // Starts resolving `ip` without a packet (the gateway at start).
   void Resolve(uint32_t ip);
+  // Makes a resolved entry permanent (`ip neigh replace ... nud permanent`):
+  // no more probes, no ageing, ARP input cannot change it. False when `ip`
+  // has no address yet.
+  bool Pin(uint32_t ip);
 
   // Several cores: ARP frames carry no flow hash, so they reach one queue
   // and one core's table. That core reports what an ARP packet taught it

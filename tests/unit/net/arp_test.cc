@@ -96,6 +96,28 @@ TEST(Arp, LearnHookReportsAndLearnSharesWithAnotherTable) {
   EXPECT_EQ(other.C(Mib::Arp_OutRequests), 0);
 }
 
+// A pinned neighbour (nud permanent) is never probed, aged or replaced.
+TEST(Arp, PinnedEntryIsNeverProbedAgedOrReplaced) {
+  OneStack t;
+  EXPECT_FALSE(t.stack().arp().Pin(kIpB));  // nothing known yet
+  t.TeachPeer();
+  ASSERT_TRUE(t.stack().arp().Pin(kIpB));
+  EXPECT_EQ(StateOf(t, kIpB), NeighState::kPermanent);
+  t.Advance(3'600'000'000'000);  // an hour: STALE, DELAY, PROBE would all have run
+  EXPECT_EQ(SendTo(t, kIpB, 7), TxStatus::kQueued);
+  t.Advance(10'000'000'000);
+  EXPECT_EQ(StateOf(t, kIpB), NeighState::kPermanent);
+  EXPECT_EQ(t.C(Mib::Arp_OutRequests), 0);
+  rte_ether_addr other = kMacB;
+  other.addr_bytes[5] ^= 0xff;
+  t.stack().arp().Learn(kIpB, other, true);  // what an ARP reply would teach
+  EXPECT_EQ(SendTo(t, kIpB, 8), TxStatus::kQueued);
+  t.Settle();
+  auto out = t.Sent();
+  ASSERT_FALSE(out.empty());
+  EXPECT_TRUE(MacEqual(Eth(out.back())->dst_addr, kMacB));
+}
+
 TEST(Arp, RequestForAnotherHostIsNotAnsweredNorLearned) {
   OneStack t;
   t.Inject(ArpFrame(RTE_ARP_OP_REQUEST, kBroadcastMac, kMacB, kIpB, kZeroMac,
