@@ -56,6 +56,7 @@ class LoadGenTest : public ::testing::Test {
     server_ = std::make_unique<LoadGen>(net_.b(), server);
     ASSERT_TRUE(server_->StartServer().ok());
     net_.a().reactor().AddPoller([this] { return client_->Poll(); });
+    net_.b().reactor().AddPoller([this] { return server_->Poll(); });
     client_->StartHold();
   }
   // Runs virtual time in 1 ms steps until `done` or `limit_ms`.
@@ -77,6 +78,7 @@ class LoadGenTest : public ::testing::Test {
   void ExpectDrained() {
     client_->CloseAll();
     server_->CloseAll();
+    ASSERT_TRUE(RunUntil([&] { return client_->closed_all() && server_->closed_all(); }, 5'000));
     net_.Run(2'000'000'000);
     EXPECT_EQ(net_.a().sockets_in_use(), 0u);
     EXPECT_EQ(net_.b().sockets_in_use(), 2u);
