@@ -140,7 +140,6 @@ unsigned GenReport::Step(bool stop) {
       }
       break;
     case Phase::kHolding:
-      if (gen_.stats().held < hold_open_ && result_.errors == 0) result_ = gen_.stats();
       if (stop || (duration_ns != 0 && now - phase_ns_ >= duration_ns)) {
         measure_ns_ = now - phase_ns_;
         const uint64_t held_now = gen_.stats().held;

@@ -10,42 +10,9 @@ set -uo pipefail
 
 DPX=$1
 PROFILES=$2
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/dpxcli.XXXXXX")
-PREFIX=dpxcli$$
-trap 'rm -rf "$WORK"; rm -rf "/var/run/dpdk/$PREFIX" 2>/dev/null' EXIT
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-
-# run NAME ARGS...: runs dpx, leaves status in $rc, output in $WORK/{out,err}
-run() {
-  "$DPX" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
-  rc=$?
-}
-
-# expect_usage_error DESCRIPTION PATTERN ARGS...: exit 2, one stderr line
-# matching PATTERN, empty stdout, EAL not started.
-expect_usage_error() {
-  local what=$1 pattern=$2
-  shift 2
-  run --file-prefix="$PREFIX" "$@"
-  local lines
-  lines=$(wc -l <"$WORK/err")
-  if [ "$rc" -ne 2 ]; then
-    fail "$what: exit $rc, want 2 (stderr: $(head -c 300 "$WORK/err"))"
-  elif [ "$lines" -ne 1 ]; then
-    fail "$what: $lines stderr lines, want 1:"; sed 's/^/      /' "$WORK/err"
-  elif ! grep -qE "^dpx: error: .*$pattern" "$WORK/err"; then
-    fail "$what: error line does not match /$pattern/: $(cat "$WORK/err")"
-  elif [ -s "$WORK/out" ]; then
-    fail "$what: unexpected stdout: $(head -c 300 "$WORK/out")"
-  elif [ -e "/var/run/dpdk/$PREFIX" ]; then
-    fail "$what: EAL was started (/var/run/dpdk/$PREFIX exists)"
-  else
-    pass "$what -> exit 2: $(cat "$WORK/err")"
-  fi
-}
+BIN=$DPX PROG=dpx
+# shellcheck source=usage_checks.sh
+. "$(dirname "$0")/usage_checks.sh"
 
 # ---- --check-config on every profile ----
 shopt -s nullglob
@@ -122,8 +89,4 @@ expect_usage_error "TOML syntax error" "garbage.toml:1: TOML syntax" --profile="
 expect_usage_error "--check-config on a bad profile" "bad_type.toml:8" --check-config \
   --profile="$WORK/bad_type.toml"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish
