@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "flags.h"
+#include "stop_signals.h"
 #include "control/appliance_commands.h"
 #include "control/control_server.h"
 #include "control/proxy_service.h"
@@ -89,14 +90,7 @@ Appliance::~Appliance() {
   if (eal_up_) rte_eal_cleanup();
 }
 
-void Appliance::InstallSignalHandlers() {
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
+void Appliance::InstallSignalHandlers() { InstallStopSignals(OnSignal); }
 
 absl::Status Appliance::Start(const std::string& argv0) {
   // ---- control socket: a path in use is an error before anything starts ----
@@ -109,17 +103,7 @@ absl::Status Appliance::Start(const std::string& argv0) {
   }
 
   // ---- EAL ----
-  std::vector<std::string> args = EalArgv(profile_, argv0);
-  DPX_LOG_INFO("profile %s (%s): EAL args: %s", profile_.name, profile_.source,
-               absl::StrJoin(args.begin() + 1, args.end(), " "));
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
-    return absl::InternalError(absl::StrFormat("rte_eal_init: %s (EAL args: %s)",
-                                               rte_strerror(rte_errno),
-                                               absl::StrJoin(args, " ")));
-  }
+  if (auto st = InitEal(profile_, argv0); !st.ok()) return st;
   eal_up_ = true;
   clock_.Calibrate();
   const unsigned cores = profile_.cores();

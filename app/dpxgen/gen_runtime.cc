@@ -29,15 +29,7 @@ GenRuntime::~GenRuntime() {
 
 absl::Status GenRuntime::Start(const std::string& argv0, uint32_t link_wait_ms,
                                const tcp::TcpStackConfig& tcfg_in) {
-  std::vector<std::string> args = EalArgv(profile_, argv0);
-  DPX_LOG_INFO("profile %s (%s): EAL args: %s", profile_.name, profile_.source,
-               absl::StrJoin(args.begin() + 1, args.end(), " "));
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0)
-    return absl::InternalError(absl::StrFormat("rte_eal_init: %s (EAL args: %s)",
-                                               rte_strerror(rte_errno), absl::StrJoin(args, " ")));
+  if (auto st = InitEal(profile_, argv0); !st.ok()) return st;
   eal_up_ = true;
   clock_.Calibrate();
   counters_ = std::make_unique<CounterSet>(1);

@@ -16,6 +16,7 @@
 #include "gen_flags.h"
 #include "gen_runtime.h"
 #include "gen_report.h"
+#include "stop_signals.h"
 
 namespace {
 
@@ -70,12 +71,7 @@ int main(int argc, char** argv) {
   tcfg.sysctl.tcp_mem[0] = tcfg.sysctl.tcp_mem[1] = tcfg.sysctl.tcp_mem[2] = uint64_t{1} << 40;
   if (auto st = app::ApplySysctlFlag(&tcfg.sysctl); !st.ok()) return Fail(kExitUsage, st.message());
 
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  app::InstallStopSignals(OnSignal);
 
   app::GenRuntime rt(std::move(*profile));
   if (auto st = rt.Start(argv[0], FLAGS_link_wait_s * 1000, tcfg); !st.ok())

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -23,6 +24,21 @@
 #include "net/port_profile.h"
 
 namespace dpx {
+
+absl::Status InitEal(const Profile& profile, const std::string& argv0) {
+  std::vector<std::string> args = EalArgv(profile, argv0);
+  DPX_LOG_INFO("profile %s (%s): EAL args: %s", profile.name, profile.source,
+               absl::StrJoin(args.begin() + 1, args.end(), " "));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+    return absl::InternalError(absl::StrFormat("rte_eal_init: %s (EAL args: %s)",
+                                               rte_strerror(rte_errno), absl::StrJoin(args, " ")));
+  }
+  return absl::OkStatus();
+}
+
 
 namespace {
 

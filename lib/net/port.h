@@ -64,6 +64,11 @@ struct LinkInfo {
 };
 
 class PortQueue;
+struct Profile;
+
+// rte_eal_init with the profile's EAL argv (EalArgv), logged; an error
+// names the argv. Once per process.
+absl::Status InitEal(const Profile& profile, const std::string& argv0);
 
 class EthPort {
  public:
